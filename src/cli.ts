@@ -1,0 +1,83 @@
+// `kvnet`: the command line. Each subcommand says what is wrong with its flags and how to fix them.
+import { realpathSync } from 'node:fs';
+import { startSim } from './sim/up.ts';
+
+const USAGE = `usage:
+  kvnet sim up [--nodes N] [--kubeconfig FILE] [--mtu N] [--single-stack] [--port N] [--no-dataplane]
+      start a simulated cluster in the foreground; prints "kvnet sim ready kubeconfig=<path>"
+  kvnet ssh-proxy --kubeconfig FILE <namespace> <vmi> [port]
+      an OpenSSH ProxyCommand: stdin/stdout to <port> (default 22) of the VMI, over port-forward`;
+
+class UsageError extends Error {}
+
+interface Flags {
+  [name: string]: string | boolean;
+}
+
+function parseFlags(args: string[], spec: Record<string, 'string' | 'boolean'>): { flags: Flags; rest: string[] } {
+  const flags: Flags = {};
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith('--')) { rest.push(a); continue; }
+    const [name, inline] = a.slice(2).split('=', 2);
+    const type = spec[name];
+    if (!type) throw new UsageError(`unknown flag --${name}; known flags: ${Object.keys(spec).map((f) => `--${f}`).join(', ')}`);
+    if (type === 'boolean') { flags[name] = true; continue; }
+    const v = inline ?? args[++i];
+    if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+    flags[name] = v;
+  }
+  return { flags, rest };
+}
+
+function intFlag(flags: Flags, name: string, min: number, max: number): number | undefined {
+  if (flags[name] === undefined) return undefined;
+  const n = Number(flags[name]);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got "${flags[name]}")`);
+  return n;
+}
+
+async function simUp(args: string[]): Promise<void> {
+  const { flags, rest } = parseFlags(args, { nodes: 'string', kubeconfig: 'string', mtu: 'string', 'single-stack': 'boolean', port: 'string', 'no-dataplane': 'boolean' });
+  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  const nodes = intFlag(flags, 'nodes', 1, 16);
+  const mtu = intFlag(flags, 'mtu', 1280, 9000);
+  const port = intFlag(flags, 'port', 0, 65535);
+  const sim = await startSim({
+    settings: { ...(nodes ? { nodes } : {}), ...(mtu ? { mtu } : {}), ...(flags['single-stack'] ? { dualStack: false } : {}) },
+    kubeconfig: flags.kubeconfig as string | undefined,
+    port,
+    dataPlane: !flags['no-dataplane'],
+  });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    sim.stop().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  console.log(`kvnet sim ready kubeconfig=${realpathSync(sim.kubeconfig)}`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, sub, ...rest] = argv;
+  if (cmd === 'sim' && sub === 'up') return simUp(rest);
+  if (cmd === 'ssh-proxy') {
+    const { runProxy } = await import('./guest/proxy.ts');
+    await runProxy([sub, ...rest].filter((a): a is string => a !== undefined));
+    return;
+  }
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(USAGE); return; }
+  throw new UsageError(`unknown command "${argv.join(' ')}"`);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    console.error(`kvnet: ${e.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  console.error(`kvnet: ${(e as Error).message ?? e}`);
+  process.exit(1);
+});

@@ -1,0 +1,367 @@
+// API semantics on top of the store: server-set metadata, admission, optimistic concurrency,
+// status subresources, finalizers, patches and watches. HTTP handlers and in-process
+// controllers both go through here, so they see one behaviour.
+import { randomUUID } from 'node:crypto';
+import { type Kind, KINDS, apiVersionOf, kindOf } from './kinds.ts';
+import {
+  applyJsonPatch, applyMergePatch, applyStrategicMergePatch, diffMergePatch, type Json,
+} from './patch.ts';
+import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { ApiError, errors } from './status.ts';
+import { Store, type StoreEvent } from './store.ts';
+import type { AdmissionRequest, Cause, KObject, Operation, StoreReader } from './types.ts';
+
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+export interface ListOptions {
+  labelSelector?: string | null;
+  fieldSelector?: string | null;
+}
+
+export interface WatchOptions extends ListOptions {
+  resourceVersion?: string | null;
+}
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KObject | Record<string, unknown>;
+}
+
+export type Mutator = (req: AdmissionRequest) => void;
+export type Validator = (req: AdmissionRequest) => Cause[];
+
+export interface WriteOptions {
+  subresource?: 'status';
+  fieldManager?: string;
+  dryRun?: boolean;
+  force?: boolean;
+}
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+export class Registry {
+  readonly store = new Store();
+  readonly mutators: Mutator[] = [];
+  readonly validators: Validator[] = [];
+  /** Server-side apply: the last configuration each field manager applied, by object uid. */
+  private readonly applied = new Map<string, Map<string, Json>>();
+
+  constructor(readonly cluster: { dualStack: boolean } = { dualStack: true }) {}
+
+  /** Read access for admission and controllers, by apiVersion + kind. */
+  readonly reader: StoreReader = {
+    get: (apiVersion, kind, namespace, name) => {
+      const k = kindOf(apiVersion, kind);
+      return k ? this.store.get(k, k.namespaced ? namespace : undefined, name) : undefined;
+    },
+    list: (apiVersion, kind, namespace) => {
+      const k = kindOf(apiVersion, kind);
+      return k ? this.store.list(k, namespace) : [];
+    },
+  };
+
+  kind(apiVersion: string, kind: string): Kind {
+    const k = kindOf(apiVersion, kind);
+    if (!k) throw errors.badRequest(`no matches for kind "${kind}" in version "${apiVersion}"`);
+    return k;
+  }
+
+  // ---- reads ----------------------------------------------------------------------
+
+  get(kind: Kind, namespace: string | undefined, name: string): KObject {
+    const o = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
+    if (!o) throw errors.notFound(kind.plural, kind.group, name);
+    return structuredClone(o);
+  }
+
+  tryGet(kind: Kind, namespace: string | undefined, name: string): KObject | undefined {
+    const o = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
+    return o && structuredClone(o);
+  }
+
+  list(kind: Kind, namespace: string | undefined, opts: ListOptions = {}): { items: KObject[]; resourceVersion: string } {
+    const labels = parseLabelSelector(opts.labelSelector);
+    const fields = parseFieldSelector(opts.fieldSelector);
+    const items = this.store
+      .list(kind, namespace)
+      .filter((o) => labels(o.metadata.labels ?? {}) && fields(o))
+      .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
+      .map((o) => structuredClone(o));
+    return { items, resourceVersion: String(this.store.resourceVersion) };
+  }
+
+  // ---- writes ---------------------------------------------------------------------
+
+  create(kind: Kind, namespace: string | undefined, body: KObject, opts: WriteOptions = {}): KObject {
+    const obj = this.normalise(kind, namespace, structuredClone(body));
+    if (!obj.metadata.name && obj.metadata.generateName) {
+      do obj.metadata.name = obj.metadata.generateName + randomSuffix();
+      while (this.store.get(kind, obj.metadata.namespace, obj.metadata.name));
+    }
+    this.checkName(kind, obj);
+    if (kind.namespaced) this.checkNamespaceWritable(obj.metadata.namespace as string);
+    if (this.store.get(kind, obj.metadata.namespace, obj.metadata.name as string)) {
+      throw errors.alreadyExists(kind.plural, kind.group, obj.metadata.name as string);
+    }
+    const { resourceVersion: _rv, deletionTimestamp: _dt, ...meta } = obj.metadata;
+    obj.metadata = {
+      ...meta,
+      uid: randomUUID(),
+      generation: 1,
+      creationTimestamp: now(),
+    };
+    if (opts.fieldManager) obj.metadata.managedFields = [managedEntry(opts.fieldManager, 'Update', obj.apiVersion)];
+    if (kind.kind === 'Namespace') {
+      obj.spec = { finalizers: ['kubernetes'], ...(obj.spec as object) };
+      obj.status = { phase: 'Active' };
+    }
+    this.admit(kind, 'CREATE', obj);
+    if (opts.dryRun) return obj;
+    return structuredClone(this.store.put(kind, obj));
+  }
+
+  update(kind: Kind, namespace: string | undefined, name: string, body: KObject, opts: WriteOptions = {}): KObject {
+    const cur = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
+    if (!cur) throw errors.notFound(kind.plural, kind.group, name);
+    const next = this.normalise(kind, namespace, structuredClone(body));
+    if (next.metadata.name !== name) throw errors.badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
+    const rv = next.metadata.resourceVersion;
+    if (rv && rv !== cur.metadata.resourceVersion) {
+      throw errors.conflict(kind.plural, kind.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
+    }
+    return this.commit(kind, cur, next, opts);
+  }
+
+  patch(kind: Kind, namespace: string | undefined, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): KObject {
+    const cur = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
+    if (type === 'apply') return this.serverSideApply(kind, namespace, name, cur, body as KObject, opts);
+    if (!cur) throw errors.notFound(kind.plural, kind.group, name);
+    if (type === 'strategic' && !kind.builtin) {
+      throw new ApiError(415, 'UnsupportedMediaType', `strategic merge patch is not supported for ${kind.plural}.${kind.group}: use a merge or JSON patch`);
+    }
+    const base = cur as unknown as Json;
+    const patched = (type === 'json' ? applyJsonPatch(base, body)
+      : type === 'merge' ? applyMergePatch(base, body as Json)
+      : applyStrategicMergePatch(base, body as Json)) as unknown as KObject;
+    if (!patched || typeof patched !== 'object') throw errors.badRequest('patch produced no object');
+    const rv = (body as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
+    if (type !== 'json' && rv && rv !== cur.metadata.resourceVersion) {
+      throw errors.conflict(kind.plural, kind.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
+    }
+    patched.metadata = { ...patched.metadata, resourceVersion: cur.metadata.resourceVersion };
+    return this.commit(kind, cur, this.normalise(kind, namespace, patched), opts);
+  }
+
+  /** Deletes, or marks for deletion while finalizers remain. Returns the object as last seen. */
+  delete(kind: Kind, namespace: string | undefined, name: string, opts: { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean } = {}): KObject {
+    const cur = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
+    if (!cur) throw errors.notFound(kind.plural, kind.group, name);
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== cur.metadata.uid) throw errors.conflict(kind.plural, kind.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) throw errors.conflict(kind.plural, kind.group, name, 'the object has been modified');
+    if (opts.dryRun) return structuredClone(cur);
+    if (opts.propagationPolicy === 'Orphan') this.orphans.add(cur.metadata.uid as string);
+    if (kind.kind === 'Namespace') {
+      if (cur.metadata.deletionTimestamp) return structuredClone(cur);
+      const next = structuredClone(cur);
+      next.metadata.deletionTimestamp = now();
+      next.metadata.deletionGracePeriodSeconds = 0;
+      next.status = { ...(next.status as object), phase: 'Terminating' };
+      return structuredClone(this.store.put(kind, next));
+    }
+    if (cur.metadata.finalizers?.length) {
+      if (cur.metadata.deletionTimestamp) return structuredClone(cur);
+      const next = structuredClone(cur);
+      next.metadata.deletionTimestamp = now();
+      next.metadata.deletionGracePeriodSeconds = 0;
+      return structuredClone(this.store.put(kind, next));
+    }
+    return structuredClone(this.store.remove(kind, cur));
+  }
+
+  deleteCollection(kind: Kind, namespace: string | undefined, opts: ListOptions & { propagationPolicy?: string } = {}): KObject[] {
+    return this.list(kind, namespace, opts).items.map((o) => this.delete(kind, o.metadata.namespace, o.metadata.name as string, opts));
+  }
+
+  /** Objects whose owner was deleted with propagationPolicy=Orphan keep living, minus the reference. */
+  readonly orphans = new Set<string>();
+
+  // ---- watch ----------------------------------------------------------------------
+
+  /**
+   * Streams events after `resourceVersion`; with none (or "0"), starts with ADDED for what exists.
+   * Selector changes turn into ADDED/DELETED, as the real watch cache does.
+   */
+  watch(kind: Kind, namespace: string | undefined, opts: WatchOptions, send: (e: WatchEvent) => void): () => void {
+    const labels = parseLabelSelector(opts.labelSelector);
+    const fields = parseFieldSelector(opts.fieldSelector);
+    const matches = (o: KObject | undefined) => !!o && (!namespace || o.metadata.namespace === namespace) && labels(o.metadata.labels ?? {}) && fields(o);
+    const forward = (e: StoreEvent) => {
+      if (e.kind !== kind) return;
+      const now = matches(e.object);
+      const before = matches(e.old);
+      if (e.type === 'MODIFIED') {
+        if (now && before) send({ type: 'MODIFIED', object: structuredClone(e.object) });
+        else if (now) send({ type: 'ADDED', object: structuredClone(e.object) });
+        else if (before) send({ type: 'DELETED', object: structuredClone(e.object) });
+      } else if (now) send({ type: e.type, object: structuredClone(e.object) });
+    };
+    const rv = opts.resourceVersion;
+    if (!rv || rv === '0') {
+      for (const o of this.list(kind, namespace, opts).items) send({ type: 'ADDED', object: o });
+    } else {
+      const n = Number(rv);
+      const backlog = Number.isFinite(n) ? this.store.since(n) : undefined;
+      if (!backlog) throw errors.gone(`too old resource version: ${rv} (${this.store.resourceVersion})`);
+      backlog.forEach(forward);
+    }
+    return this.store.subscribe(forward);
+  }
+
+  // ---- internals ------------------------------------------------------------------
+
+  private normalise(kind: Kind, namespace: string | undefined, obj: KObject): KObject {
+    if (!obj || typeof obj !== 'object') throw errors.badRequest('the request body must be an object');
+    obj.apiVersion ??= apiVersionOf(kind);
+    obj.kind ??= kind.kind;
+    if (obj.kind !== kind.kind || obj.apiVersion !== apiVersionOf(kind)) {
+      throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(kind)}) or kind ${obj.kind} != ${kind.kind}`);
+    }
+    obj.metadata ??= {};
+    if (kind.namespaced) {
+      if (obj.metadata.namespace && namespace && obj.metadata.namespace !== namespace) {
+        throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      obj.metadata.namespace = namespace ?? obj.metadata.namespace ?? 'default';
+    } else {
+      delete obj.metadata.namespace;
+    }
+    return obj;
+  }
+
+  private checkName(kind: Kind, obj: KObject): void {
+    const name = obj.metadata.name;
+    if (!name) throw errors.invalid(kind.kind, kind.group, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+    if (name.length > 253 || !NAME_RE.test(name)) {
+      throw errors.invalid(kind.kind, kind.group, name, [{
+        reason: 'FieldValueInvalid', field: 'metadata.name',
+        message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+      }]);
+    }
+  }
+
+  private checkNamespaceWritable(ns: string): void {
+    const nsKind = kindOf('v1', 'Namespace') as Kind;
+    const n = this.store.get(nsKind, undefined, ns);
+    if (!n) throw errors.notFound('namespaces', '', ns);
+    if (n.metadata.deletionTimestamp) {
+      throw errors.forbidden(`unable to create new content in namespace ${ns} because it is being terminated`);
+    }
+  }
+
+  private admit(kind: Kind, operation: Operation, object: KObject, oldObject?: KObject): void {
+    const req: AdmissionRequest = { operation, object, oldObject, store: this.reader, cluster: this.cluster };
+    for (const m of this.mutators) m(req);
+    const causes = this.validators.flatMap((v) => v(req));
+    if (causes.length) throw errors.invalid(kind.kind, kind.group, object.metadata.name ?? '', causes);
+  }
+
+  private commit(kind: Kind, cur: KObject, next: KObject, opts: WriteOptions): KObject {
+    const { name } = cur.metadata;
+    if (opts.subresource === 'status') {
+      next = { ...structuredClone(cur), status: next.status };
+    } else {
+      if (kind.status) next.status = structuredClone(cur.status);
+      // Server-owned metadata survives whatever the client sent.
+      next.metadata = {
+        ...next.metadata,
+        uid: cur.metadata.uid, creationTimestamp: cur.metadata.creationTimestamp, generation: cur.metadata.generation,
+        deletionTimestamp: cur.metadata.deletionTimestamp, deletionGracePeriodSeconds: cur.metadata.deletionGracePeriodSeconds,
+      };
+      if (!next.metadata.deletionTimestamp) delete next.metadata.deletionTimestamp;
+      if (next.metadata.deletionGracePeriodSeconds === undefined) delete next.metadata.deletionGracePeriodSeconds;
+      if (cur.metadata.deletionTimestamp) {
+        // Finalizers may only be removed once deletion has begun.
+        const added = (next.metadata.finalizers ?? []).filter((f) => !(cur.metadata.finalizers ?? []).includes(f));
+        if (added.length) throw errors.invalid(kind.kind, kind.group, name as string, [{ reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: 'Forbidden: no new finalizers can be added if the object is being deleted' }]);
+      }
+      if (specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
+      if (opts.fieldManager) next.metadata.managedFields = upsertManaged(next.metadata.managedFields, opts.fieldManager, 'Update', next.apiVersion);
+      this.admit(kind, 'UPDATE', next, cur);
+    }
+    if (opts.dryRun) return next;
+    if (JSON.stringify(stripRv(next)) === JSON.stringify(stripRv(cur))) return structuredClone(cur); // no-op writes do not bump resourceVersion
+    if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && kind.kind !== 'Namespace') {
+      return structuredClone(this.store.remove(kind, next));
+    }
+    return structuredClone(this.store.put(kind, next));
+  }
+
+  private serverSideApply(kind: Kind, namespace: string | undefined, name: string, cur: KObject | undefined, body: KObject, opts: WriteOptions): KObject {
+    const manager = opts.fieldManager;
+    if (!manager) throw errors.badRequest('PATCH of type application/apply-patch+yaml requires a fieldManager parameter');
+    const applied = this.normalise(kind, namespace, structuredClone(body));
+    if (applied.metadata.name && applied.metadata.name !== name) throw errors.badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
+    applied.metadata.name = name;
+    if (!cur) {
+      const created = this.create(kind, namespace, applied, { ...opts, fieldManager: undefined });
+      created.metadata.managedFields = [managedEntry(manager, 'Apply', created.apiVersion)];
+      this.rememberApplied(created, manager, applied);
+      return opts.dryRun ? created : structuredClone(this.store.put(kind, created));
+    }
+    // Fields this manager applied before and no longer applies are removed; everything else merges.
+    const prev = this.applied.get(cur.metadata.uid as string)?.get(manager) ?? ({} as Json);
+    const delta = diffMergePatch(prev, applied as unknown as Json) ?? {};
+    const merged = (kind.builtin ? applyStrategicMergePatch(cur as unknown as Json, delta) : applyMergePatch(cur as unknown as Json, delta)) as unknown as KObject;
+    merged.metadata.resourceVersion = cur.metadata.resourceVersion;
+    const out = this.commit(kind, cur, this.normalise(kind, namespace, merged), { ...opts, fieldManager: undefined });
+    if (!opts.dryRun) {
+      this.rememberApplied(out, manager, applied);
+      const withManager = this.store.get(kind, out.metadata.namespace, name);
+      if (withManager) withManager.metadata.managedFields = upsertManaged(withManager.metadata.managedFields, manager, 'Apply', out.apiVersion);
+    }
+    return structuredClone(this.store.get(kind, out.metadata.namespace, name) ?? out);
+  }
+
+  private rememberApplied(obj: KObject, manager: string, applied: KObject): void {
+    const uid = obj.metadata.uid as string;
+    if (!this.applied.has(uid)) this.applied.set(uid, new Map());
+    this.applied.get(uid)?.set(manager, applied as unknown as Json);
+  }
+
+  /** Every kind, for discovery and for the garbage collector. */
+  kinds(): Kind[] {
+    return KINDS;
+  }
+}
+
+function randomSuffix(): string {
+  let s = '';
+  for (let i = 0; i < 5; i++) s += GENERATE_ALPHABET[Math.floor(Math.random() * GENERATE_ALPHABET.length)];
+  return s;
+}
+
+function stripRv(o: KObject): unknown {
+  const { resourceVersion: _r, managedFields: _m, ...meta } = o.metadata;
+  return { ...o, metadata: meta };
+}
+
+function specChanged(a: KObject, b: KObject): boolean {
+  const strip = (o: KObject) => {
+    const { metadata: _m, status: _s, ...rest } = o;
+    return JSON.stringify(rest);
+  };
+  return strip(a) !== strip(b);
+}
+
+function managedEntry(manager: string, operation: 'Apply' | 'Update', apiVersion: string): Record<string, unknown> {
+  return { manager, operation, apiVersion, time: now(), fieldsType: 'FieldsV1', fieldsV1: {} };
+}
+
+function upsertManaged(list: unknown[] | undefined, manager: string, operation: 'Apply' | 'Update', apiVersion: string): unknown[] {
+  const others = (list ?? []).filter((e) => !((e as { manager?: string; operation?: string }).manager === manager && (e as { operation?: string }).operation === operation));
+  return [...others, managedEntry(manager, operation, apiVersion)];
+}

@@ -1,0 +1,51 @@
+// Kubernetes `Status` errors, the only error shape clients understand.
+import type { Cause } from './types.ts';
+
+export type Reason =
+  | 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound' | 'MethodNotAllowed' | 'AlreadyExists'
+  | 'Conflict' | 'Invalid' | 'Gone' | 'UnsupportedMediaType' | 'InternalError' | 'NotAcceptable';
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  causes?: Cause[];
+}
+
+export class ApiError extends Error {
+  constructor(readonly code: number, readonly reason: Reason, message: string, readonly details?: StatusDetails) {
+    super(message);
+  }
+
+  toStatus(): Record<string, unknown> {
+    return {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+      message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code,
+    };
+  }
+}
+
+/** `<plural>.<group> "<name>"`, the way the real server names a resource in messages. */
+export function resourceRef(plural: string, group: string, name: string): string {
+  return `${group ? `${plural}.${group}` : plural} "${name}"`;
+}
+
+export const errors = {
+  badRequest: (msg: string) => new ApiError(400, 'BadRequest', msg),
+  unauthorized: () => new ApiError(401, 'Unauthorized', 'Unauthorized'),
+  forbidden: (msg: string) => new ApiError(403, 'Forbidden', msg),
+  notFound: (plural: string, group: string, name: string) =>
+    new ApiError(404, 'NotFound', `${resourceRef(plural, group, name)} not found`, { name, group, kind: plural }),
+  pathNotFound: () => new ApiError(404, 'NotFound', 'the server could not find the requested resource'),
+  methodNotAllowed: (method: string) => new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`),
+  alreadyExists: (plural: string, group: string, name: string) =>
+    new ApiError(409, 'AlreadyExists', `${resourceRef(plural, group, name)} already exists`, { name, group, kind: plural }),
+  conflict: (plural: string, group: string, name: string, why: string) =>
+    new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resourceRef(plural, group, name)}: ${why}`, { name, group, kind: plural }),
+  invalid: (kind: string, group: string, name: string, causes: Cause[]) =>
+    new ApiError(422, 'Invalid',
+      `${kind}.${group || 'core'} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
+      { name, group, kind, causes }),
+  gone: (msg: string) => new ApiError(410, 'Gone', msg),
+  unsupportedMediaType: (type: string) => new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got ${type})`),
+};

@@ -1,0 +1,113 @@
+// The simulated cluster's control plane: registry, admission, the objects a fresh
+// OpenShift Virtualization install has, and the controllers. The data plane plugs in through `SimDataPlane`.
+import os from 'node:os';
+import { type Kind, kindOf } from './api/kinds.ts';
+import { Registry } from './api/registry.ts';
+import type { KObject } from './api/types.ts';
+import type { Controller } from './controllers/controller.ts';
+import { GarbageCollector } from './controllers/garbage-collector.ts';
+import { NamespaceController } from './controllers/namespace-controller.ts';
+
+export interface SimSettings {
+  nodes: number;
+  dualStack: boolean;
+  /** Pod network MTU. */
+  mtu: number;
+  baseDomain: string;
+}
+
+export const DEFAULT_SETTINGS: SimSettings = { nodes: 2, dualStack: true, mtu: 1400, baseDomain: 'kvnet.example.com' };
+
+/** Namespaces the operators own on a real install. */
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'openshift-cnv', 'openshift-sriov-network-operator', 'openshift-nmstate', 'openshift-dns'];
+
+export function nodeName(i: number): string {
+  return `node-${i}`;
+}
+
+/** The node's address on the machine network (the fabric puts the same on its eth0). */
+export function nodeInternalIP(i: number): string {
+  return `192.168.126.${10 + i}`;
+}
+
+export class SimCluster {
+  readonly registry: Registry;
+  private readonly controllers: Controller[] = [];
+
+  constructor(readonly settings: SimSettings) {
+    this.registry = new Registry({ dualStack: settings.dualStack });
+  }
+
+  kind(apiVersion: string, kind: string): Kind {
+    return kindOf(apiVersion, kind) as Kind;
+  }
+
+  /** Objects a freshly installed cluster already has. */
+  seed(): void {
+    const r = this.registry;
+    const ns = this.kind('v1', 'Namespace');
+    for (const name of SYSTEM_NAMESPACES) r.create(ns, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } });
+    for (let i = 1; i <= this.settings.nodes; i++) r.create(this.kind('v1', 'Node'), undefined, this.nodeObject(i));
+    r.create(this.kind('config.openshift.io/v1', 'DNS'), undefined, {
+      apiVersion: 'config.openshift.io/v1', kind: 'DNS', metadata: { name: 'cluster' }, spec: { baseDomain: this.settings.baseDomain },
+    });
+    r.create(this.kind('hco.kubevirt.io/v1beta1', 'HyperConverged'), 'openshift-cnv', {
+      apiVersion: 'hco.kubevirt.io/v1beta1', kind: 'HyperConverged', metadata: { name: 'kubevirt-hyperconverged', namespace: 'openshift-cnv' },
+      spec: {
+        featureGates: { deployKubeSecondaryDNS: false, alignCPUs: false },
+        liveMigrationConfig: { completionTimeoutPerGiB: 150, parallelMigrationsPerCluster: 5, parallelOutboundMigrationsPerNode: 2, progressTimeout: 150 },
+      },
+    });
+  }
+
+  private nodeObject(i: number): KObject {
+    const name = nodeName(i);
+    const resources = { cpu: '8', memory: '32Gi', pods: '250', 'ephemeral-storage': '100Gi', 'devices.kubevirt.io/kvm': '1k', 'devices.kubevirt.io/tun': '1k', 'devices.kubevirt.io/vhost-net': '1k' };
+    const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    return {
+      apiVersion: 'v1', kind: 'Node',
+      metadata: {
+        name,
+        labels: {
+          'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
+          'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': 'amd64',
+          'node-role.kubernetes.io/worker': '', 'kubevirt.io/schedulable': 'true', 'cpumanager': 'true',
+          'topology.kubernetes.io/zone': 'sim-zone-a',
+        },
+        annotations: { 'kvnet.io/simulated': 'true' },
+      },
+      spec: { podCIDR: `10.128.${i - 1}.0/24`, podCIDRs: [`10.128.${i - 1}.0/24`, ...(this.settings.dualStack ? [`fd01:0:0:${i}::/64`] : [])] },
+      status: {
+        capacity: resources, allocatable: resources,
+        addresses: [{ type: 'InternalIP', address: nodeInternalIP(i) }, { type: 'Hostname', address: name }],
+        conditions: [
+          { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available', lastHeartbeatTime: t, lastTransitionTime: t },
+          { type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure', lastHeartbeatTime: t, lastTransitionTime: t },
+          { type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available', lastHeartbeatTime: t, lastTransitionTime: t },
+          { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: t, lastTransitionTime: t },
+        ],
+        nodeInfo: {
+          kubeletVersion: 'v1.31.0', kubeProxyVersion: 'v1.31.0', containerRuntimeVersion: 'cri-o://1.31.0',
+          kernelVersion: os.release(), osImage: 'Red Hat Enterprise Linux CoreOS (kvnet sim)', operatingSystem: 'linux', architecture: 'amd64',
+          machineID: `kvnet-${name}`, systemUUID: `kvnet-${name}`, bootID: `kvnet-${name}`,
+        },
+        daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      },
+    };
+  }
+
+  use(c: Controller): this {
+    this.controllers.push(c);
+    return this;
+  }
+
+  start(): this {
+    this.use(new NamespaceController(this.registry)).use(new GarbageCollector(this.registry));
+    for (const c of this.controllers) c.start();
+    return this;
+  }
+
+  stop(): void {
+    for (const c of this.controllers) c.stop();
+  }
+}

@@ -1,0 +1,80 @@
+// Starting a sim from the host: the sandbox with everything inside, the edge relay on
+// 127.0.0.1, and a kubeconfig that points at it.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_SETTINGS, type SimSettings } from './cluster.ts';
+import { Edge } from './edge.ts';
+import { startSandbox, type SandboxProcess } from './fabric/sandbox.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+import { Sim, type SimOptions } from './sim.ts';
+import { makeServingCert } from './tls.ts';
+
+export interface StartSimOptions {
+  settings?: Partial<SimSettings>;
+  /** Where to write the kubeconfig (default `.kvnet/kubeconfig`). */
+  kubeconfig?: string;
+  /** Edge port on 127.0.0.1; 0 picks a free one. */
+  port?: number;
+  /** false: control plane only, in this process (no sandbox, no packets). */
+  dataPlane?: boolean;
+}
+
+export interface SimHandle {
+  kubeconfig: string;
+  server: string;
+  token: string;
+  caPem: string;
+  stateDir: string;
+  settings: SimSettings;
+  stop(): Promise<void>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
+  const settings: SimSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const kubeconfig = resolve(opts.kubeconfig ?? '.kvnet/kubeconfig');
+  const stateDir = resolve(dirname(kubeconfig), 'run', `sim-${process.pid}-${randomBytes(3).toString('hex')}`);
+  mkdirSync(stateDir, { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  const tls = makeServingCert();
+  const dataPlane = opts.dataPlane ?? true;
+
+  let stopInner: () => Promise<void>;
+  let server: string;
+  if (!dataPlane) {
+    const sim = await Sim.start({ settings, token, tls, listen: opts.port ?? 0, stateDir, dataPlane: false });
+    server = `https://${sim.api.address}`;
+    stopInner = () => sim.stop();
+  } else {
+    // The API listens on a unix socket in the shared state dir; the edge brings it to host loopback.
+    const apiSocket = join(stateDir, 'api.sock');
+    const simOpts: SimOptions = { settings, token, tls, listen: apiSocket, stateDir, dataPlane: true };
+    const cfg = join(stateDir, 'sim.json');
+    writeFileSync(cfg, JSON.stringify(simOpts), { mode: 0o600 });
+    const sandbox: SandboxProcess = startSandbox({ entry: join(here, 'main.ts'), args: [cfg], stateDir, readyTimeoutMs: 60_000 });
+    try {
+      await sandbox.ready;
+    } catch (e) {
+      await sandbox.stop();
+      throw new Error(`the sim sandbox did not start: ${(e as Error).message}`);
+    }
+    const edge = new Edge(apiSocket);
+    const port = await edge.listen(opts.port ?? 0);
+    server = `https://127.0.0.1:${port}`;
+    stopInner = async () => {
+      await edge.close();
+      await sandbox.stop();
+    };
+  }
+  writeKubeconfig(kubeconfig, server, token, tls.caPem);
+  return {
+    kubeconfig, server, token, caPem: tls.caPem, stateDir, settings,
+    async stop() {
+      await stopInner();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
