@@ -1,6 +1,5 @@
 // `kvnet`: the command line. Each subcommand says what is wrong with its flags and how to fix them.
 import { realpathSync } from 'node:fs';
-import { startSim } from './sim/up.ts';
 
 const USAGE = `usage:
   kvnet sim up [--nodes N] [--kubeconfig FILE] [--mtu N] [--single-stack] [--port N] [--no-dataplane]
@@ -44,6 +43,7 @@ async function simUp(args: string[]): Promise<void> {
   const nodes = intFlag(flags, 'nodes', 1, 16);
   const mtu = intFlag(flags, 'mtu', 1280, 9000);
   const port = intFlag(flags, 'port', 0, 65535);
+  const { startSim } = await import('./sim/up.ts');
   const sim = await startSim({
     settings: { ...(nodes ? { nodes } : {}), ...(mtu ? { mtu } : {}), ...(flags['single-stack'] ? { dualStack: false } : {}) },
     kubeconfig: flags.kubeconfig as string | undefined,
@@ -66,7 +66,9 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'sim' && sub === 'up') return simUp(rest);
   if (cmd === 'ssh-proxy') {
     const { runProxy } = await import('./guest/proxy.ts');
-    await runProxy([sub, ...rest].filter((a): a is string => a !== undefined));
+    const code = await runProxy([sub, ...rest].filter((a): a is string => a !== undefined));
+    // Exit explicitly: a paused stdin would otherwise keep the process alive.
+    process.stdout.write('', () => process.exit(code));
     return;
   }
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(USAGE); return; }

@@ -239,6 +239,12 @@ export class Registry {
     } else {
       delete obj.metadata.namespace;
     }
+    if (kind.kind === 'Secret' && obj.stringData && typeof obj.stringData === 'object') {
+      // As the real server does: stringData is write-only and lands base64-encoded in data.
+      const enc = Object.fromEntries(Object.entries(obj.stringData as Record<string, string>).map(([k, v]) => [k, Buffer.from(String(v)).toString('base64')]));
+      obj.data = { ...(obj.data as object), ...enc };
+      delete obj.stringData;
+    }
     return obj;
   }
 
@@ -293,7 +299,7 @@ export class Registry {
       this.admit(kind, 'UPDATE', next, cur);
     }
     if (opts.dryRun) return next;
-    if (JSON.stringify(stripRv(next)) === JSON.stringify(stripRv(cur))) return structuredClone(cur); // no-op writes do not bump resourceVersion
+    if (canonicalJson(stripRv(next)) === canonicalJson(stripRv(cur))) return structuredClone(cur); // no-op writes do not bump resourceVersion
     if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && kind.kind !== 'Namespace') {
       return structuredClone(this.store.remove(kind, next));
     }
@@ -349,10 +355,21 @@ function stripRv(o: KObject): unknown {
   return { ...o, metadata: meta };
 }
 
+/**
+ * JSON with object keys sorted. Clients serialize in their own key order (Go structs in field order,
+ * client-node alphabetically), so a plain JSON.stringify comparison saw an unchanged object as
+ * changed: a no-op replace bumped resourceVersion (and generation), and watchers got a MODIFIED.
+ */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : x));
+}
+
 function specChanged(a: KObject, b: KObject): boolean {
   const strip = (o: KObject) => {
     const { metadata: _m, status: _s, ...rest } = o;
-    return JSON.stringify(rest);
+    return canonicalJson(rest);
   };
   return strip(a) !== strip(b);
 }

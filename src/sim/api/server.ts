@@ -253,7 +253,8 @@ export class ApiServer {
     const [nsWord, namespace, plural, name, verb] = rest;
     if (nsWord !== 'namespaces' || !sub) throw errors.pathNotFound();
     if (plural === 'virtualmachines' && ['start', 'stop', 'restart', 'migrate'].includes(verb) && rest.length === 5) {
-      if (req.method !== 'PUT') throw errors.methodNotAllowed(req.method ?? '');
+      // virtctl sends PUT; kubectl --subresource and some clients use PATCH/POST.
+      if (!['PUT', 'POST', 'PATCH'].includes(req.method ?? '')) throw errors.methodNotAllowed(req.method ?? '');
       const raw = await readBody(req);
       await sub.vmAction(verb as 'start', namespace, name, raw.length ? parseJson(raw) : {});
       res.writeHead(202, { 'Content-Type': 'text/plain' });

@@ -1,0 +1,88 @@
+// The harness's view of a cluster: apply, read, wait and delete through client-node.
+// Nothing here knows whether the cluster is the sim or a real one.
+import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+
+export type KObject = KubernetesObject & { spec?: unknown; status?: unknown; [k: string]: unknown };
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Said in the timeout error: what we were waiting for. */
+  what?: string;
+}
+
+export class Kube {
+  readonly objects: KubernetesObjectApi;
+
+  constructor(readonly kc: KubeConfig) {
+    this.objects = KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  static fromFile(path: string): Kube {
+    const kc = new KubeConfig();
+    kc.loadFromFile(path);
+    return new Kube(kc);
+  }
+
+  static fromDefault(): Kube {
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    return new Kube(kc);
+  }
+
+  async create<T extends KObject>(obj: T): Promise<T> {
+    return (await this.objects.create(obj)) as T;
+  }
+
+  /** Server-side apply, so re-running a suite converges instead of failing on AlreadyExists. */
+  async apply<T extends KObject>(obj: T, fieldManager = 'kvnet'): Promise<T> {
+    return (await this.objects.patch(obj, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)) as T;
+  }
+
+  async get<T extends KObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T | undefined> {
+    try {
+      return (await this.objects.read({ apiVersion, kind, metadata: { name, namespace } })) as T;
+    } catch (e) {
+      if (statusCode(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list<T extends KObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
+    return (await this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector)).items as T[];
+  }
+
+  async delete(obj: KObject): Promise<void> {
+    try {
+      await this.objects.delete(obj, undefined, undefined, undefined, undefined, 'Background');
+    } catch (e) {
+      if (statusCode(e) !== 404) throw e;
+    }
+  }
+
+  /** Polls until `check` returns a value; the error says what was awaited and what was last seen. */
+  async waitFor<T>(check: () => Promise<T | undefined | false>, opts: WaitOptions = {}): Promise<T> {
+    const timeout = opts.timeoutMs ?? 120_000;
+    const start = Date.now();
+    let last: unknown;
+    for (;;) {
+      try {
+        const v = await check();
+        if (v !== undefined && v !== false) return v;
+        last = v;
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() - start > timeout) {
+        const seen = last instanceof Error ? last.message : JSON.stringify(last);
+        throw new Error(`timed out after ${timeout} ms waiting for ${opts.what ?? 'condition'} (last: ${seen})`);
+      }
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+    }
+  }
+}
+
+export function statusCode(e: unknown): number | undefined {
+  const err = e as { code?: number; statusCode?: number; response?: { statusCode?: number }; body?: unknown };
+  return err?.code ?? err?.statusCode ?? err?.response?.statusCode;
+}

@@ -1,0 +1,129 @@
+// kube-scheduler: binds pending pods to a node that passes every filter, preferring the least loaded.
+// Filters: nodeSelector, required node affinity, required pod (anti-)affinity on hostname, extended resources.
+import { type Kind, kindOf } from '../api/kinds.ts';
+import type { Registry } from '../api/registry.ts';
+import { matchesLabelSelectorObject } from '../api/selectors.ts';
+import type { StoreEvent } from '../api/store.ts';
+import type { KObject } from '../api/types.ts';
+import { Controller, keyOf, splitKey } from './controller.ts';
+import { recordEvent } from './events.ts';
+
+type LabelSelector = Parameters<typeof matchesLabelSelectorObject>[0];
+interface Term { labelSelector?: LabelSelector; topologyKey?: string; namespaces?: string[] }
+interface PodSpec {
+  nodeName?: string;
+  nodeSelector?: Record<string, string>;
+  affinity?: {
+    nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[] } };
+    podAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: Term[] };
+    podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: Term[] };
+  };
+  containers?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
+}
+
+const POD = kindOf('v1', 'Pod') as Kind;
+const NODE = kindOf('v1', 'Node') as Kind;
+/** Resources the sim tracks per node; cpu and memory are plentiful and not modelled. */
+const COUNTED = (r: string) => r.includes('/') && !r.startsWith('devices.kubevirt.io/');
+
+export class KubeScheduler extends Controller {
+  constructor(api: Registry) {
+    super(api, 'kube-scheduler');
+  }
+
+  protected keysFor(e: StoreEvent): string[] {
+    if (e.kind === POD && e.type !== 'DELETED' && !(e.object.spec as PodSpec)?.nodeName) return [keyOf(e.object.metadata.namespace, e.object.metadata.name)];
+    // Freed capacity or a new node may let waiting pods in.
+    if ((e.kind === POD && e.type === 'DELETED') || e.kind === NODE) return this.pending();
+    return [];
+  }
+
+  protected override resync(): void {
+    this.pending().forEach((k) => this.enqueue(k));
+  }
+
+  private pending(): string[] {
+    return this.api.store.list(POD).filter((p) => !(p.spec as PodSpec)?.nodeName && !p.metadata.deletionTimestamp).map((p) => keyOf(p.metadata.namespace, p.metadata.name));
+  }
+
+  protected async reconcile(key: string): Promise<{ requeueAfterMs?: number } | void> {
+    const [ns, name] = splitKey(key);
+    const pod = this.api.tryGet(POD, ns, name);
+    if (!pod || pod.metadata.deletionTimestamp) return;
+    const spec = pod.spec as PodSpec;
+    if (spec.nodeName) return;
+    const nodes = this.api.store.list(NODE);
+    const reasons: string[] = [];
+    const fits = nodes.filter((n) => {
+      const why = this.unfit(pod, spec, n);
+      if (why) reasons.push(why);
+      return !why;
+    });
+    if (!fits.length) {
+      const msg = `0/${nodes.length} nodes are available: ${summarise(reasons)}.`;
+      const cond = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: msg };
+      const conds = ((pod.status as { conditions?: { type: string; message?: string }[] })?.conditions ?? []);
+      if (conds.find((c) => c.type === 'PodScheduled')?.message !== msg) {
+        pod.status = { ...(pod.status as object), phase: 'Pending', conditions: [cond] };
+        this.api.update(POD, ns, name, pod, { subresource: 'status' });
+        recordEvent(this.api, pod, 'Warning', 'FailedScheduling', msg, 'default-scheduler');
+      }
+      return;
+    }
+    const load = (n: KObject) => this.api.store.list(POD).filter((p) => (p.spec as PodSpec).nodeName === n.metadata.name).length;
+    const node = fits.sort((a, b) => load(a) - load(b) || String(a.metadata.name).localeCompare(String(b.metadata.name)))[0];
+    spec.nodeName = node.metadata.name;
+    this.api.update(POD, ns, name, pod);
+    const bound = this.api.get(POD, ns, name);
+    bound.status = { ...(bound.status as object), phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] };
+    this.api.update(POD, ns, name, bound, { subresource: 'status' });
+    recordEvent(this.api, bound, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node.metadata.name}`, 'default-scheduler');
+  }
+
+  /** Why `node` cannot take `pod`, or undefined when it can. */
+  private unfit(pod: KObject, spec: PodSpec, node: KObject): string | undefined {
+    const labels = node.metadata.labels ?? {};
+    if ((node.spec as { unschedulable?: boolean })?.unschedulable) return 'node(s) were unschedulable';
+    for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) if (labels[k] !== v) return "node(s) didn't match Pod's node affinity/selector";
+    const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+    if (terms?.length && !terms.some((t) => matchesLabelSelectorObject({ matchExpressions: t.matchExpressions }, labels))) return "node(s) didn't match Pod's node affinity/selector";
+    const podsOn = (term: Term) => this.api.store.list(POD).filter((p) =>
+      p.metadata.uid !== pod.metadata.uid && !p.metadata.deletionTimestamp
+      && (term.namespaces?.length ? term.namespaces.includes(p.metadata.namespace as string) : p.metadata.namespace === pod.metadata.namespace)
+      && matchesLabelSelectorObject(term.labelSelector ?? {}, p.metadata.labels ?? {})
+      && sameTopology(this.nodeOf(p), node, term.topologyKey));
+    for (const t of spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) if (!podsOn(t).length) return "node(s) didn't match pod affinity rules";
+    for (const t of spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) if (podsOn(t).length) return "node(s) didn't match pod anti-affinity rules";
+    const alloc = ((node.status as { allocatable?: Record<string, string> })?.allocatable ?? {});
+    for (const [res, qty] of Object.entries(requests(spec))) {
+      if (!COUNTED(res)) continue;
+      const used = this.api.store.list(POD).filter((p) => p.metadata.uid !== pod.metadata.uid && (p.spec as PodSpec).nodeName === node.metadata.name)
+        .reduce((n, p) => n + (requests(p.spec as PodSpec)[res] ?? 0), 0);
+      if (used + qty > Number(alloc[res] ?? 0)) return `Insufficient ${res}`;
+    }
+    return undefined;
+  }
+
+  private nodeOf(p: KObject): KObject | undefined {
+    const n = (p.spec as PodSpec).nodeName;
+    return n ? this.api.store.get(NODE, undefined, n) : undefined;
+  }
+}
+
+function sameTopology(a: KObject | undefined, b: KObject, key = 'kubernetes.io/hostname'): boolean {
+  return !!a && (a.metadata.labels ?? {})[key] !== undefined && (a.metadata.labels ?? {})[key] === (b.metadata.labels ?? {})[key];
+}
+
+export function requests(spec: PodSpec): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of spec.containers ?? []) {
+    for (const [k, v] of Object.entries({ ...c.resources?.limits, ...c.resources?.requests })) if (COUNTED(k)) out[k] = (out[k] ?? 0) + Number(v);
+  }
+  return out;
+}
+
+function summarise(reasons: string[]): string {
+  const counts = new Map<string, number>();
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return [...counts].map(([r, n]) => `${n} ${r}`).join(', ');
+}

@@ -1,0 +1,267 @@
+// KubeVirt's virt-handler, for every node at once: it plumbs a scheduled VMI's interfaces by
+// their binding, boots the guest (the agent process in the guest netns), reports
+// `status.interfaces` as the guest agent would, and tears everything down on deletion.
+import { type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Kind, kindOf } from '../api/kinds.ts';
+import type { Registry } from '../api/registry.ts';
+import type { StoreEvent } from '../api/store.ts';
+import type { KObject } from '../api/types.ts';
+import { spawnIn } from '../fabric/exec.ts';
+import { netnsName } from '../fabric/netns.ts';
+import type { Fabric, PodInfo } from '../fabric/topo.ts';
+import { parseUserData } from '../guest/cloud-init.ts';
+import type { GuestConfig, GuestInterfaceStatus } from '../guest/config.ts';
+import { Controller, keyOf, splitKey } from './controller.ts';
+import { recordEvent } from './events.ts';
+import {
+  CREATED_BY_LABEL, VMI_FINALIZER, now, podNetwork, type CloudInitSource, type VmiInterfaceStatus, type VmiSpec, type VmiStatus,
+} from './kubevirt-types.ts';
+import { mergeConditions } from './virt-controller.ts';
+
+const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
+const POD = kindOf('v1', 'Pod') as Kind;
+const SECRET = kindOf('v1', 'Secret') as Kind;
+const COMPONENT = 'virt-handler';
+const GUEST_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'guest', 'main.ts');
+const BOOT_TIMEOUT_MS = 30_000;
+
+export interface ClusterNetwork {
+  /** The cluster DNS service address guests resolve through. */
+  dnsIP: string;
+  clusterDomain: string;
+}
+
+/** What the handler keeps per running VMI. */
+interface Domain {
+  uid: string;
+  pod: PodInfo;
+  guestNetns: string;
+  /** Where port-forward connects from inside the launcher: the guest's address behind the binding. */
+  guestIP: string;
+  agent: ChildProcess;
+  dir: string;
+  interfaces: VmiInterfaceStatus[];
+  stopping?: boolean;
+}
+
+export class VirtHandler extends Controller {
+  private readonly domains = new Map<string, Domain>();
+  private readonly booting = new Map<string, Promise<void>>();
+
+  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork) {
+    super(api, 'virt-handler');
+  }
+
+  protected keysFor(e: StoreEvent): string[] {
+    return e.kind === VMI ? [keyOf(e.object.metadata.namespace, e.object.metadata.name)] : [];
+  }
+
+  /** The running domain of a VMI, for port-forward. */
+  domain(ns: string, name: string): Domain | undefined {
+    return this.domains.get(keyOf(ns, name));
+  }
+
+  protected async reconcile(key: string): Promise<void> {
+    const [ns, name] = splitKey(key);
+    const vmi = this.api.tryGet(VMI, ns, name);
+    const dom = this.domains.get(key);
+    if (!vmi || vmi.metadata.deletionTimestamp || (dom && dom.uid !== vmi.metadata.uid)) {
+      await this.booting.get(key);
+      await this.teardown(key);
+      if (vmi?.metadata.deletionTimestamp && vmi.metadata.finalizers?.includes(VMI_FINALIZER)) {
+        vmi.metadata.finalizers = vmi.metadata.finalizers.filter((f) => f !== VMI_FINALIZER);
+        this.api.update(VMI, ns, name, vmi);
+      }
+      return;
+    }
+    const status = (vmi.status ?? {}) as VmiStatus;
+    if (status.phase === 'Scheduled' && status.nodeName && !dom && !this.booting.has(key)) {
+      // Boots run concurrently: a node agent does not wait for one VM before starting the next.
+      const p = this.boot(key, vmi).catch((err: Error) => this.fail(key, vmi, err)).finally(() => this.booting.delete(key));
+      this.booting.set(key, p);
+    }
+  }
+
+  private async boot(key: string, vmi: KObject): Promise<void> {
+    const ns = vmi.metadata.namespace as string;
+    const name = vmi.metadata.name as string;
+    const spec = vmi.spec as VmiSpec;
+    const status = vmi.status as VmiStatus;
+    const podObj = this.api.store.list(POD, ns).find((p) => p.metadata.labels?.[CREATED_BY_LABEL] === vmi.metadata.uid);
+    if (!podObj) throw new Error('virt-launcher pod not found');
+    const node = status.nodeName as string;
+    const podKey = `${ns}.${podObj.metadata.name}`;
+    const pod = await this.fabric.addPod(node, podKey);
+    this.setPodRunning(podObj, pod, node);
+
+    const ifaces = spec.domain.devices?.interfaces ?? [];
+    const podNet = podNetwork(spec);
+    const masq = ifaces.find((i) => podNet && i.name === podNet.name && i.masquerade);
+    if (!masq && podNet) throw new Error(`interface ${podNet.name}: only the masquerade binding is supported on the pod network by this sim`);
+    const guestNetns = netnsName('vm-', `${ns}.${name}`);
+    const mac = masq?.macAddress ?? randomMac();
+    const plan = await this.fabric.plumbMasquerade(pod, {
+      netns: guestNetns, mac,
+      ports: masq?.ports?.map((p) => p.port),
+      vmCidr4: podNet?.pod?.vmNetworkCIDR, vmCidr6: podNet?.pod?.vmIPv6NetworkCIDR,
+    });
+    const dir = join(this.stateDir, 'guests', ns, name);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const cfg = this.guestConfig(vmi, dir, {
+      eth0: { address: plan.guest.ipv4, gateway: plan.guest.gw4, mtu: this.fabric.mtu },
+    }, [{ name: 'eth0', mac }]);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
+    const agent = spawnIn(guestNetns, [
+      // Its own mount and UTS namespaces: the guest's /sys shows its own links, and it has its own hostname.
+      'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', 'mount -t sysfs sysfs /sys && hostname "$0" && exec "$@"', cfg.hostname,
+      process.execPath, '--import', 'tsx', GUEST_MAIN, join(dir, 'config.json'),
+    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KVNET_GUEST_BIND_RESOLV: '1' } });
+    let stderr = '';
+    agent.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
+    const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP: plan.guest.ipv4.split('/')[0], agent, dir, interfaces: [] };
+    agent.on('exit', (code, sig) => {
+      if (dom.stopping) return;
+      const cur = this.api.tryGet(VMI, ns, name);
+      if (cur && cur.metadata.uid === dom.uid && !cur.metadata.deletionTimestamp) {
+        this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${stderr.trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
+      }
+    });
+    this.domains.set(key, dom);
+    await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null ? `guest agent exited: ${stderr.trim()}` : undefined));
+
+    const masqStatus: VmiInterfaceStatus = {
+      name: masq?.name, interfaceName: 'eth0', mac,
+      ipAddress: pod.ipv4, ipAddresses: [pod.ipv4, ...(pod.ipv6 ? [pod.ipv6] : [])],
+      infoSource: 'domain, guest-agent', queueCount: 1,
+    };
+    dom.interfaces = [masqStatus];
+    const fresh = this.api.tryGet(VMI, ns, name);
+    if (!fresh || fresh.metadata.uid !== dom.uid) return;
+    this.setVmiStatus(fresh, {
+      phase: 'Running', interfaces: dom.interfaces,
+      guestOSInfo: { id: 'fedora', name: 'Fedora Linux', prettyName: 'Fedora Linux (kvnet sim guest)', kernelRelease: 'kvnet' },
+      migrationMethod: 'BlockMigration', qosClass: 'Burstable', launcherContainerImageVersion: 'registry.redhat.io/container-native-virtualization/virt-launcher-rhel9:v4.17',
+      conditions: [
+        { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
+        { type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
+        { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
+      ],
+    });
+    recordEvent(this.api, fresh, 'Normal', 'Started', 'VirtualMachineInstance started.', COMPONENT);
+    void readGuestStatus;
+  }
+
+  private guestConfig(vmi: KObject, dir: string, dhcpLeases: GuestConfig['dhcpLeases'], defaultInterfaces: GuestConfig['defaultInterfaces']): GuestConfig {
+    const ns = vmi.metadata.namespace as string;
+    const spec = vmi.spec as VmiSpec;
+    const cloudInit = spec.volumes?.map((v) => v.cloudInitNoCloud ?? v.cloudInitConfigDrive).find(Boolean);
+    const userData = this.cloudInitText(ns, cloudInit, 'userData');
+    const networkData = this.cloudInitText(ns, cloudInit, 'networkData');
+    const parsed = parseUserData(userData);
+    const keys = [...parsed.authorizedKeys];
+    for (const cred of spec.accessCredentials ?? []) {
+      const secretName = cred.sshPublicKey?.source?.secret?.secretName;
+      if (!secretName) continue;
+      const secret = this.api.tryGet(SECRET, ns, secretName);
+      for (const v of Object.values((secret?.data ?? {}) as Record<string, string>)) {
+        keys.push(...Buffer.from(v, 'base64').toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+      }
+    }
+    const hostname = spec.hostname ?? (vmi.metadata.name as string);
+    return {
+      name: vmi.metadata.name as string, namespace: ns, hostname, sshPort: 22, sshListen: '::',
+      authorizedKeys: keys, users: parsed.users, networkData, dhcpLeases, defaultInterfaces,
+      resolvConf: `search ${ns}.svc.${this.net.clusterDomain} svc.${this.net.clusterDomain} ${this.net.clusterDomain}\nnameserver ${this.net.dnsIP}\noptions ndots:5\n`,
+      hostKeyPath: join(dir, 'ssh_host_ed25519_key'), readyFile: join(dir, 'ready.json'), statusFile: join(dir, 'status.json'),
+    };
+  }
+
+  private cloudInitText(ns: string, src: CloudInitSource | undefined, field: 'userData' | 'networkData'): string | undefined {
+    if (!src) return undefined;
+    if (src[field]) return src[field];
+    const b64 = src[`${field}Base64`];
+    if (b64) return Buffer.from(b64, 'base64').toString('utf8');
+    const ref = field === 'userData' ? src.secretRef : src.networkDataSecretRef;
+    if (!ref) return undefined;
+    const data = (this.api.tryGet(SECRET, ns, ref.name)?.data ?? {}) as Record<string, string>;
+    const v = data[field] ?? data[field.toLowerCase()];
+    return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;
+  }
+
+  private setPodRunning(podObj: KObject, pod: PodInfo, node: string): void {
+    const cur = this.api.get(POD, podObj.metadata.namespace, podObj.metadata.name as string);
+    const t = now();
+    const hostIP = ((this.api.tryGet(kindOf('v1', 'Node') as Kind, undefined, node)?.status as { addresses?: { type: string; address: string }[] })?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
+    cur.status = {
+      phase: 'Running', hostIP, podIP: pod.ipv4, podIPs: [{ ip: pod.ipv4 }, ...(pod.ipv6 ? [{ ip: pod.ipv6 }] : [])], startTime: t,
+      conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({ type, status: 'True', lastTransitionTime: t })),
+      containerStatuses: [{ name: 'compute', ready: true, started: true, restartCount: 0, image: 'virt-launcher', imageID: 'virt-launcher', state: { running: { startedAt: t } } }],
+    };
+    this.api.update(POD, cur.metadata.namespace, cur.metadata.name as string, cur, { subresource: 'status' });
+  }
+
+  private fail(key: string, vmi: KObject, err: Error): void {
+    const cur = this.api.tryGet(VMI, vmi.metadata.namespace, vmi.metadata.name as string);
+    if (!cur || cur.metadata.uid !== vmi.metadata.uid || cur.metadata.deletionTimestamp) return;
+    this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'SyncFailed', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
+    recordEvent(this.api, cur, 'Warning', 'SyncFailed', err.message, COMPONENT);
+    void key;
+  }
+
+  private async teardown(key: string): Promise<void> {
+    const dom = this.domains.get(key);
+    if (!dom) return;
+    this.domains.delete(key);
+    dom.stopping = true;
+    if (dom.agent.exitCode === null) {
+      const exited = new Promise((r) => dom.agent.once('exit', r));
+      dom.agent.kill('SIGTERM');
+      const t = setTimeout(() => dom.agent.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(t);
+    }
+    await this.fabric.removePod(dom.pod.name);
+    rmSync(dom.dir, { recursive: true, force: true });
+  }
+
+  private setVmiStatus(vmi: KObject, patch: Partial<VmiStatus>): void {
+    const cur = (vmi.status ?? {}) as VmiStatus;
+    const conditions = patch.conditions ? mergeConditions(cur.conditions ?? [], patch.conditions) : cur.conditions;
+    vmi.status = { ...cur, ...patch, ...(conditions ? { conditions } : {}) };
+    this.api.update(VMI, vmi.metadata.namespace, vmi.metadata.name as string, vmi, { subresource: 'status' });
+  }
+
+  async stopAll(): Promise<void> {
+    this.stop();
+    await Promise.all([...this.domains.keys()].map((k) => this.teardown(k).catch(() => undefined)));
+  }
+}
+
+/** libvirt's OUI, as KubeVirt guests get without KubeMacPool. */
+function randomMac(): string {
+  const b = randomBytes(3);
+  return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+}
+
+async function waitForFile(path: string, timeoutMs: number, failed: () => string | undefined): Promise<void> {
+  const start = Date.now();
+  while (!existsSync(path)) {
+    const why = failed();
+    if (why) throw new Error(why);
+    if (Date.now() - start > timeoutMs) throw new Error(`guest did not boot within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function readGuestStatus(dir: string): GuestInterfaceStatus[] {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')) as GuestInterfaceStatus[];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,27 @@
+// The node side of the sim: the fabric, and the controllers that need it.
+import type { SimCluster } from './cluster.ts';
+import { KubeScheduler } from './controllers/kube-scheduler.ts';
+import { VirtApi } from './controllers/virt-api.ts';
+import { VirtController } from './controllers/virt-controller.ts';
+import { VirtHandler } from './controllers/virt-handler.ts';
+import { connectFrom } from './fabric/connect.ts';
+import { Fabric } from './fabric/topo.ts';
+import type { DataPlane } from './sim.ts';
+
+/** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
+export const CLUSTER_DNS_IP = '172.30.0.10';
+
+export async function startDataPlane(cluster: SimCluster, stateDir: string): Promise<DataPlane> {
+  const s = cluster.settings;
+  const fabric = await Fabric.create({ nodes: s.nodes, mtu: s.mtu, dualStack: s.dualStack });
+  const api = cluster.registry;
+  const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' });
+  cluster.use(new KubeScheduler(api)).use(new VirtController(api)).use(handler);
+  return {
+    subresources: new VirtApi(api, handler, connectFrom),
+    async stop() {
+      await handler.stopAll();
+      await fabric.destroy();
+    },
+  };
+}

@@ -1,0 +1,230 @@
+// The cluster topology: machine-network switch, N nodes, pod network (bridge + VXLAN), pods and guests.
+import type { Duplex } from 'node:stream';
+import { bridgeBatch, frag, ipBatch, run, sh } from './exec.ts';
+import { addrLine, Bridge } from './bridge.ts';
+import { connectFrom } from './connect.ts';
+import { applyOverlayDrops, setLoss } from './faults.ts';
+import {
+  kubevirtTable, masqueradeLinkLines, masqueradeNftBody, masqueradePlan,
+  type MasqueradeGuest, type MasqueradePlan,
+} from './masquerade.ts';
+import { Netns, netnsName, netnsSysctls } from './netns.ts';
+import { Node, POD_BRIDGE } from './node.ts';
+import { Veth } from './veth.ts';
+import type { GuestDefaults } from './ipam.ts';
+
+export const MACHINE_NETNS = 'machine';
+export const MACHINE_BRIDGE = 'br-machine';
+
+export interface FabricOptions {
+  nodes: number;
+  /** Pod network MTU (the underlay gets +100 for VXLAN). Default 1400. */
+  mtu?: number;
+  /** Default true. */
+  dualStack?: boolean;
+}
+
+export interface PodInfo {
+  name: string;
+  node: string;
+  netns: string;
+  ipv4: string;
+  ipv6?: string;
+  mac: string;
+  /** The pod veth's end on br-pod, in the node netns. */
+  hostIf: string;
+}
+
+export interface MasqueradeInfo {
+  pod: string;
+  podNetns: string;
+  guestNetns: string;
+  guest: GuestDefaults;
+  ports?: number[];
+}
+
+interface PodState {
+  info: PodInfo;
+  host: number;
+  netns: Netns;
+  guest?: { netns: Netns; plan: MasqueradePlan };
+}
+
+export function guestNetnsName(vmName: string): string {
+  return netnsName('vm-', vmName);
+}
+
+export class Fabric {
+  readonly nodes: Node[];
+  readonly machine = new Netns(MACHINE_NETNS);
+  private readonly pods = new Map<string, PodState>();
+  private readonly overlayDrops = new Map<string, [Node, Node]>();
+  private vethSeq = 0;
+
+  private constructor(readonly mtu: number, readonly dualStack: boolean, count: number) {
+    this.nodes = Array.from({ length: count }, (_, i) => new Node(i + 1, mtu, dualStack));
+  }
+
+  static async create(opts: FabricOptions): Promise<Fabric> {
+    const f = new Fabric(opts.mtu ?? 1400, opts.dualStack ?? true, opts.nodes);
+    await f.build();
+    return f;
+  }
+
+  private async build(): Promise<void> {
+    const underlayMtu = this.mtu + 100;
+    await Netns.addMany([MACHINE_NETNS]);
+    await Netns.addMany(this.nodes.map((n) => n.name), { forwarding: true });
+    // The switch, and one cable (veth) per node: `m-node-N` on the switch, `eth0` in the node.
+    const cables = this.nodes.map((n) => new Veth({
+      a: { name: `m-${n.name}`, master: MACHINE_BRIDGE },
+      b: { name: 'eth0', netns: n.name },
+      mtu: underlayMtu,
+    }));
+    await this.machine.ip([
+      ...new Bridge({ name: MACHINE_BRIDGE, mtu: underlayMtu }).createLines(),
+      ...cables.flatMap((c) => [...c.createLines(), ...c.endLines('a')]),
+    ]);
+    await Promise.all(this.nodes.map(async (n) => {
+      const peers = this.nodes.filter((p) => p !== n);
+      await n.netns.ip(n.setupLines(peers));
+      await bridgeBatch(n.fdbLines(peers), n.name);
+    }));
+  }
+
+  node(name: string): Node {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no such node: ${name} (have ${this.nodes.map((x) => x.name).join(', ')})`);
+    return n;
+  }
+
+  pod(podName: string): PodInfo | undefined {
+    return this.pods.get(podName)?.info;
+  }
+
+  listPods(): PodInfo[] {
+    return [...this.pods.values()].map((p) => p.info);
+  }
+
+  private state(pod: string | PodInfo): PodState {
+    const name = typeof pod === 'string' ? pod : pod.name;
+    const s = this.pods.get(name);
+    if (!s) throw new Error(`no such pod: ${name}`);
+    return s;
+  }
+
+  /** A pod on the pod network: netns `pod-<name>`, eth0 on the node's br-pod, default routes via the node. */
+  async addPod(nodeName: string, podName: string): Promise<PodInfo> {
+    if (this.pods.has(podName)) throw new Error(`pod already exists: ${podName}`);
+    const node = this.node(nodeName);
+    const alloc = node.allocate();
+    const hostIf = `veth${(++this.vethSeq).toString(16).padStart(8, '0')}`;
+    const info: PodInfo = {
+      name: podName, node: node.name, netns: netnsName('pod-', podName),
+      ipv4: alloc.ipv4, ipv6: alloc.ipv6, mac: alloc.mac, hostIf,
+    };
+    const veth = new Veth({
+      a: { name: hostIf, master: POD_BRIDGE },
+      b: { name: 'eth0', netns: info.netns, mac: info.mac },
+      mtu: this.mtu,
+    });
+    const ns = new Netns(info.netns);
+    this.pods.set(podName, { info, host: alloc.host, netns: ns });
+    try {
+      // One worker job: netns, cable to br-pod, addresses and routes.
+      await sh([
+        frag.ip([`netns add ${info.netns}`]),
+        frag.ip([...veth.createLines(), ...veth.endLines('a')], node.name),
+        frag.ip([
+          'link set lo up',
+          'link set eth0 up',
+          addrLine(`${info.ipv4}/24`, 'eth0'),
+          `route add default via ${node.gw4} dev eth0`,
+          ...(info.ipv6 ? [addrLine(`${info.ipv6}/64`, 'eth0'), `route add ::/0 via ${node.gw6} dev eth0`] : []),
+        ], info.netns),
+      ].join('\n'));
+    } catch (e) {
+      await this.removePod(podName).catch(() => undefined);
+      throw e;
+    }
+    return info;
+  }
+
+  async removePod(podName: string): Promise<void> {
+    const s = this.pods.get(podName);
+    if (!s) return;
+    this.pods.delete(podName);
+    const node = this.node(s.info.node);
+    node.release(s.host);
+    // Deleting the netns destroys eth0 and with it the peer on br-pod.
+    await Promise.all([s.netns.delete(), s.guest?.netns.delete()]);
+  }
+
+  /** KubeVirt masquerade binding between the pod and a new guest netns (no guest addresses: DHCP/cloud-init does that). */
+  async plumbMasquerade(pod: string | PodInfo, guest: MasqueradeGuest): Promise<MasqueradeInfo> {
+    const s = this.state(pod);
+    if (s.guest) throw new Error(`pod ${s.info.name} already has a guest (${s.guest.netns.name})`);
+    const plan = masqueradePlan(s.info.netns, guest, this.mtu, this.dualStack && !!s.info.ipv6);
+    const gns = new Netns(guest.netns);
+    s.guest = { netns: gns, plan };
+    const t = kubevirtTable(s.info.netns);
+    // One worker job: guest netns, then inside the pod: forwarding, k6t-eth0 + tap0, nft table.
+    await sh([
+      Netns.addScript([guest.netns]),
+      frag.inNetns(s.info.netns, netnsSysctls({ forwarding: true, noDad: false }), [
+        frag.ip(masqueradeLinkLines(plan)),
+        frag.nft(t.replaceScript(masqueradeNftBody(plan))),
+      ].join('\n')),
+    ].join('\n'));
+    return { pod: s.info.name, podNetns: s.info.netns, guestNetns: gns.name, guest: plan.guest, ports: plan.ports };
+  }
+
+  /** The guest netns of a pod's masquerade binding, if any. */
+  guestNetns(pod: string | PodInfo): Netns | undefined {
+    return this.state(pod).guest?.netns;
+  }
+
+  connectFrom(netns: string, host: string, port: number): Duplex {
+    return connectFrom(netns, host, port);
+  }
+
+  // --- faults -------------------------------------------------------------
+
+  /** Random drop of N% of pod-network packets (0 clears). */
+  setLoss(percent: number): Promise<void> {
+    return setLoss(this.nodes, percent);
+  }
+
+  /** Remove the masquerade SNAT: guest egress leaves with 10.0.2.2 and replies never come back. */
+  async breakMasquerade(pod: string | PodInfo): Promise<void> {
+    const s = this.state(pod);
+    if (!s.guest) throw new Error(`pod ${s.info.name} has no masquerade guest`);
+    await kubevirtTable(s.info.netns).replace(masqueradeNftBody(s.guest.plan, false));
+  }
+
+  async restoreMasquerade(pod: string | PodInfo): Promise<void> {
+    const s = this.state(pod);
+    if (!s.guest) throw new Error(`pod ${s.info.name} has no masquerade guest`);
+    await kubevirtTable(s.info.netns).replace(masqueradeNftBody(s.guest.plan));
+  }
+
+  /** Deny VXLAN between two nodes at the machine-network switch. */
+  async dropOverlay(a: string, b: string): Promise<void> {
+    const [na, nb] = [this.node(a), this.node(b)];
+    this.overlayDrops.set([na.name, nb.name].sort().join('|'), [na, nb]);
+    await applyOverlayDrops(MACHINE_NETNS, [...this.overlayDrops.values()]);
+  }
+
+  async restoreOverlay(a: string, b: string): Promise<void> {
+    this.overlayDrops.delete([this.node(a).name, this.node(b).name].sort().join('|'));
+    await applyOverlayDrops(MACHINE_NETNS, [...this.overlayDrops.values()]);
+  }
+
+  /** Remove every netns the fabric made (pods, guests, nodes, switch). */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.pods.keys()].map((p) => this.removePod(p)));
+    const names = [MACHINE_NETNS, ...this.nodes.map((n) => n.name)];
+    await ipBatch(names.map((n) => `netns delete ${n}`)).catch(() =>
+      Promise.all(names.map((n) => run(['ip', 'netns', 'delete', n], { allowFail: true }))));
+  }
+}

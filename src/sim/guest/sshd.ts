@@ -1,0 +1,213 @@
+// The guest's sshd: an ssh2 Server that checks the keys cloud-init /
+// accessCredentials put in the VM and runs commands with the machine's own
+// tools. The agent runs inside the guest netns, so every child does too.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { connect as netConnect } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import ssh2 from 'ssh2';
+import type { Connection, ParsedKey, ServerChannel } from 'ssh2';
+import type { GuestConfig, GuestUser } from './config.ts';
+
+const { Server, utils } = ssh2;
+
+export interface SshdOptions {
+  hostKeyPath: string;
+  port: number;
+  listen: string;
+  authorizedKeys: string[];
+  users: GuestUser[];
+  hostname?: string;
+  /** Extra env for sessions (e.g. HOSTNAME). */
+  env?: Record<string, string>;
+}
+
+export interface Sshd {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Load the persisted ed25519 host key or create it, so the host key survives agent restarts. */
+export function loadOrCreateHostKey(path: string): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8');
+  const kp = utils.generateKeyPairSync('ed25519');
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, kp.private, { mode: 0o600 });
+  return kp.private;
+}
+
+function parsePublicKeys(lines: string[]): ParsedKey[] {
+  const out: ParsedKey[] = [];
+  for (const line of lines) {
+    // authorized_keys lines may carry options before the key type; find the key token.
+    const m = /((?:ssh|ecdsa|sk)-[\w@.-]+)\s+([A-Za-z0-9+/=]+)/.exec(line);
+    if (!m) continue;
+    const k = utils.parseKey(`${m[1]} ${m[2]}`);
+    if (k instanceof Error) continue;
+    out.push(...(Array.isArray(k) ? (k as ParsedKey[]) : [k]));
+  }
+  return out;
+}
+
+const eqBuf = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b);
+
+/** Verify a crypt(3) hash with openssl (no crypt in Node); false if unsupported. */
+function verifyHash(password: string, hash: string): Promise<boolean> {
+  const m = /^\$(1|5|6)\$([^$]+)\$/.exec(hash);
+  if (!m) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    execFile('openssl', ['passwd', `-${m[1]}`, '-salt', m[2], '-stdin'], (err, stdout) => resolve(!err && stdout.trim() === hash))
+      .stdin?.end(password + '\n');
+  });
+}
+
+const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
+
+function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, sig); // the whole group: `sh -c 'sleep 100'` must die too
+  } catch {
+    try { child.kill(sig); } catch { /* already gone */ }
+  }
+}
+
+/** Run a command on a channel: streams both ways, then reports exit status or signal. */
+function runOnChannel(channel: ServerChannel, argv: string[], env: NodeJS.ProcessEnv, mergeStderr: boolean): ChildProcess {
+  const child = spawn(argv[0], argv.slice(1), { env, cwd: env.HOME && existsSync(env.HOME) ? env.HOME : '/', detached: true, stdio: 'pipe' });
+  let done = false;
+  child.stdout.pipe(channel, { end: false });
+  child.stderr.pipe(mergeStderr ? channel : channel.stderr, { end: false });
+  channel.pipe(child.stdin);
+  child.stdin.on('error', () => { /* EPIPE when the command ignores stdin */ });
+  channel.on('error', () => killGroup(child, 'SIGKILL'));
+  channel.on('close', () => { if (!done) killGroup(child, 'SIGKILL'); });
+  child.on('error', (err) => {
+    if (done) return;
+    done = true;
+    channel.stderr.write(`sh: ${err.message}\n`);
+    channel.exit(127);
+    channel.end();
+  });
+  // 'close' fires after stdout/stderr are drained, so no output is lost before exit-status.
+  child.on('close', (code, signal) => {
+    if (done) return;
+    done = true;
+    if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '');
+    else channel.exit(code ?? 0);
+    channel.end();
+  });
+  return child;
+}
+
+export async function startSshd(opts: SshdOptions): Promise<Sshd> {
+  const hostKey = loadOrCreateHostKey(opts.hostKeyPath);
+  const globalKeys = parsePublicKeys(opts.authorizedKeys);
+  const userKeys = new Map(opts.users.map((u) => [u.name, parsePublicKeys(u.authorizedKeys ?? [])]));
+  const users = new Map(opts.users.map((u) => [u.name, u]));
+
+  const server = new Server({ hostKeys: [hostKey], ident: 'OpenSSH_9.6 kvnet-guest' }, (client: Connection) => {
+    let username = 'root';
+    (client as Connection & { setNoDelay(on: boolean): void }).setNoDelay(true); // interactive request/response: Nagle + delayed ACK would add ~40 ms per exec
+    client.on('error', () => { /* client vanished; nothing to report */ });
+    client.on('authentication', (ctx) => {
+      username = ctx.username;
+      if (ctx.method === 'publickey') {
+        const candidates = [...globalKeys, ...(userKeys.get(ctx.username) ?? [])];
+        const key = candidates.find((k) => k.type === ctx.key.algo && eqBuf(k.getPublicSSH(), ctx.key.data))
+          ?? candidates.find((k) => eqBuf(k.getPublicSSH(), ctx.key.data)); // rsa-sha2-* algo names differ from key type
+        if (!key) return ctx.reject(['publickey', 'password']);
+        if (!ctx.signature) return ctx.accept(); // "would this key be accepted?" probe
+        if (ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
+        return ctx.reject(['publickey', 'password']);
+      }
+      if (ctx.method === 'password') {
+        const u = users.get(ctx.username);
+        if (u?.password !== undefined && ctx.password === u.password) return ctx.accept();
+        if (u?.passwordHash) {
+          void verifyHash(ctx.password, u.passwordHash).then((ok) => (ok ? ctx.accept() : ctx.reject(['publickey', 'password'])));
+          return;
+        }
+        return ctx.reject(['publickey', 'password']);
+      }
+      ctx.reject(['publickey', 'password']);
+    });
+
+    client.on('ready', () => {
+      const home = username === 'root' ? '/root' : `/home/${username}`;
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        USER: username, LOGNAME: username, HOME: home, SHELL: '/bin/sh', LANG: 'C.UTF-8',
+        ...(opts.hostname ? { HOSTNAME: opts.hostname } : {}),
+        ...opts.env,
+      };
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        let pty = false;
+        let child: ChildProcess | undefined;
+        session.on('pty', (accept) => { pty = true; accept?.(); });
+        session.on('env', (accept) => accept?.()); // accepted and ignored
+        session.on('window-change', (accept) => accept?.());
+        session.on('auth-agent', (_a, reject) => reject?.());
+        session.on('x11', (_a, reject) => reject?.());
+        session.on('subsystem', (_a, reject) => reject()); // no sftp
+        session.on('signal', (accept, info) => {
+          accept?.();
+          if (child && SIGNALS.has(info.name)) killGroup(child, `SIG${info.name}` as NodeJS.Signals);
+        });
+        session.on('exec', (accept, _reject, info) => {
+          child = runOnChannel(accept(), ['sh', '-c', info.command], env, pty);
+        });
+        session.on('shell', (accept) => {
+          child = runOnChannel(accept(), ['sh', '-i'], { ...env, PS1: `[${username}@${opts.hostname ?? 'guest'}]$ ` }, true);
+        });
+      });
+      // OpenSSH -L / -W: connect from inside the guest.
+      client.on('tcpip', (accept, reject, info) => {
+        const sock = netConnect({ host: info.destIP, port: info.destPort });
+        sock.once('connect', () => {
+          const ch = accept();
+          sock.pipe(ch).pipe(sock);
+          ch.on('close', () => sock.destroy());
+          sock.on('close', () => ch.close());
+          ch.on('error', () => sock.destroy());
+        });
+        sock.once('error', () => { if (!sock.readyState || sock.connecting) reject(); else sock.destroy(); });
+      });
+      client.on('request', (accept, reject) => reject?.()); // no -R remote forwarding
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onErr = (err: NodeJS.ErrnoException): void => {
+      // A netns with IPv6 disabled cannot bind "::"; fall back to IPv4 only.
+      if (opts.listen === '::' && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) {
+        server.listen(opts.port, '0.0.0.0', () => resolve());
+      } else reject(err);
+    };
+    server.once('error', onErr);
+    server.listen({ port: opts.port, host: opts.listen, ipv6Only: false }, () => {
+      server.off('error', onErr);
+      resolve();
+    });
+  });
+  server.on('error', () => { /* per-connection errors are handled per client */ });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export function startSshdFromConfig(cfg: GuestConfig): Promise<Sshd> {
+  return startSshd({
+    hostKeyPath: cfg.hostKeyPath,
+    port: cfg.sshPort,
+    listen: cfg.sshListen,
+    authorizedKeys: cfg.authorizedKeys,
+    users: cfg.users,
+    hostname: cfg.hostname,
+  });
+}
