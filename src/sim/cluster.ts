@@ -21,6 +21,9 @@ export const DEFAULT_SETTINGS: SimSettings = { nodes: 2, dualStack: true, mtu: 1
 /** Namespaces the operators own on a real install. */
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'openshift-cnv', 'openshift-sriov-network-operator', 'openshift-nmstate', 'openshift-dns'];
 
+/** The KubeVirt release whose behaviour the sim follows. */
+export const KUBEVIRT_VERSION = 'v1.3.1';
+
 export function nodeName(i: number): string {
   return `node-${i}`;
 }
@@ -51,6 +54,24 @@ export class SimCluster {
     r.create(this.kind('config.openshift.io/v1', 'DNS'), undefined, {
       apiVersion: 'config.openshift.io/v1', kind: 'DNS', metadata: { name: 'cluster' }, spec: { baseDomain: this.settings.baseDomain },
     });
+    // Where an OpenShift cluster publishes its pod network: CIDRs, plugin, and the MTU guests get.
+    r.create(this.kind('config.openshift.io/v1', 'Network'), undefined, {
+      apiVersion: 'config.openshift.io/v1', kind: 'Network', metadata: { name: 'cluster' },
+      spec: {
+        clusterNetwork: [{ cidr: '10.128.0.0/14', hostPrefix: 24 }, ...(this.settings.dualStack ? [{ cidr: 'fd01::/48', hostPrefix: 64 }] : [])],
+        serviceNetwork: ['172.30.0.0/16', ...(this.settings.dualStack ? ['fd02::/112'] : [])],
+        networkType: 'OVNKubernetes',
+      },
+    });
+    const net = this.registry.get(this.kind('config.openshift.io/v1', 'Network'), undefined, 'cluster');
+    net.status = { clusterNetwork: (net.spec as { clusterNetwork: unknown }).clusterNetwork, serviceNetwork: (net.spec as { serviceNetwork: unknown }).serviceNetwork, networkType: 'OVNKubernetes', clusterNetworkMTU: this.settings.mtu };
+    r.update(this.kind('config.openshift.io/v1', 'Network'), undefined, 'cluster', net, { subresource: 'status' });
+    const kv = r.create(this.kind('kubevirt.io/v1', 'KubeVirt'), 'openshift-cnv', {
+      apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', metadata: { name: 'kubevirt-kubevirt-hyperconverged', namespace: 'openshift-cnv' },
+      spec: { configuration: { network: { defaultNetworkInterface: 'masquerade' } } },
+    });
+    kv.status = { phase: 'Deployed', observedKubeVirtVersion: KUBEVIRT_VERSION, targetKubeVirtVersion: KUBEVIRT_VERSION, conditions: [{ type: 'Available', status: 'True' }] };
+    r.update(this.kind('kubevirt.io/v1', 'KubeVirt'), 'openshift-cnv', kv.metadata.name as string, kv, { subresource: 'status' });
     r.create(this.kind('hco.kubevirt.io/v1beta1', 'HyperConverged'), 'openshift-cnv', {
       apiVersion: 'hco.kubevirt.io/v1beta1', kind: 'HyperConverged', metadata: { name: 'kubevirt-hyperconverged', namespace: 'openshift-cnv' },
       spec: {

@@ -1,7 +1,7 @@
 // Starting a sim from the host: the sandbox with everything inside, the edge relay on
 // 127.0.0.1, and a kubeconfig that points at it.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SETTINGS, type SimSettings } from './cluster.ts';
@@ -36,7 +36,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
   const settings: SimSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const kubeconfig = resolve(opts.kubeconfig ?? '.kvnet/kubeconfig');
-  const stateDir = resolve(dirname(kubeconfig), 'run', `sim-${process.pid}-${randomBytes(3).toString('hex')}`);
+  const runDir = resolve(dirname(kubeconfig), 'run');
+  removeStale(runDir);
+  const stateDir = resolve(runDir, `sim-${process.pid}-${randomBytes(3).toString('hex')}`);
   mkdirSync(stateDir, { recursive: true });
   const token = randomBytes(24).toString('base64url');
   const tls = makeServingCert();
@@ -77,4 +79,23 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** State dirs of sims whose host process was killed (SIGKILL cannot clean up after itself). */
+function removeStale(runDir: string): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(runDir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const pid = Number(/^sim-(\d+)-/.exec(e)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(resolve(runDir, e), { recursive: true, force: true });
+    }
+  }
 }

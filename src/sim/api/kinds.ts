@@ -84,6 +84,8 @@ export const KINDS: Kind[] = [
   { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachineInstance', plural: 'virtualmachineinstances', singular: 'virtualmachineinstance', namespaced: true, shortNames: ['vmi', 'vmis'], categories: ['all'], status: true,
     columns: [age, { name: 'Phase', type: 'string', path: '.status.phase' }, { name: 'IP', type: 'string', path: '.status.interfaces[0].ipAddress' },
       { name: 'NodeName', type: 'string', path: '.status.nodeName' }, { name: 'Ready', type: 'string', path: (o) => condition(o, 'Ready') }] },
+  { group: 'kubevirt.io', version: 'v1', kind: 'KubeVirt', plural: 'kubevirts', singular: 'kubevirt', namespaced: true, shortNames: ['kv', 'kvs'], status: true,
+    columns: [age, { name: 'Phase', type: 'string', path: '.status.phase' }] },
   { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachineInstanceMigration', plural: 'virtualmachineinstancemigrations', singular: 'virtualmachineinstancemigration', namespaced: true, shortNames: ['vmim', 'vmims'], categories: ['all'], status: true,
     columns: [{ name: 'Phase', type: 'string', path: '.status.phase' }, { name: 'VMI', type: 'string', path: '.spec.vmiName' }] },
 
@@ -105,6 +107,7 @@ export const KINDS: Kind[] = [
   // OpenShift and operators
   { group: 'hco.kubevirt.io', version: 'v1beta1', kind: 'HyperConverged', plural: 'hyperconvergeds', singular: 'hyperconverged', namespaced: true, shortNames: ['hco', 'hcos'], status: true, columns: [age] },
   { group: 'performance.openshift.io', version: 'v2', kind: 'PerformanceProfile', plural: 'performanceprofiles', singular: 'performanceprofile', namespaced: false, status: true, columns: [age] },
+  { group: 'config.openshift.io', version: 'v1', kind: 'Network', plural: 'networks', singular: 'network', namespaced: false, status: true, columns: [age] },
   { group: 'config.openshift.io', version: 'v1', kind: 'DNS', plural: 'dnses', singular: 'dns', namespaced: false, status: true, columns: [age] },
   { group: 'machineconfiguration.openshift.io', version: 'v1', kind: 'MachineConfigPool', plural: 'machineconfigpools', singular: 'machineconfigpool', namespaced: false, shortNames: ['mcp'], status: true, columns: [age] },
 ];

@@ -83,13 +83,21 @@ export class Registry {
   }
 
   list(kind: Kind, namespace: string | undefined, opts: ListOptions = {}): { items: KObject[]; resourceVersion: string } {
+    const { items, resourceVersion } = this.listShared(kind, namespace, opts);
+    return { items: items.map((o) => structuredClone(o)), resourceVersion };
+  }
+
+  /**
+   * As list(), but the items are the stored objects themselves: read-only, for a caller that
+   * serializes them at once (the HTTP GET). Cloning 1,000 objects was ~7 ms of a ~23 ms list.
+   */
+  listShared(kind: Kind, namespace: string | undefined, opts: ListOptions = {}): { items: KObject[]; resourceVersion: string } {
     const labels = parseLabelSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector);
     const items = this.store
       .list(kind, namespace)
       .filter((o) => labels(o.metadata.labels ?? {}) && fields(o))
-      .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
-      .map((o) => structuredClone(o));
+      .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
     return { items, resourceVersion: String(this.store.resourceVersion) };
   }
 

@@ -165,7 +165,8 @@ export class ApiServer {
 
     if (method === 'GET' && !name) {
       if (q.get('watch') === 'true' || q.get('watch') === '1') return this.watch(req, res, kind, namespace, q, wantsTable);
-      const { items, resourceVersion } = reg.list(kind, namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
+      // Shared (uncloned) objects: they are only serialized below, never mutated.
+      const { items, resourceVersion } = reg.listShared(kind, namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
       if (wantsTable) return this.send(res, 200, toTable(kind, items, resourceVersion, q.get('includeObject')));
       if (/as=PartialObjectMetadataList/.test(accept)) {
         return this.send(res, 200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion }, items: items.map((o) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata })) });

@@ -13,6 +13,7 @@ import type { KObject } from '../api/types.ts';
 import { spawnIn } from '../fabric/exec.ts';
 import { netnsName } from '../fabric/netns.ts';
 import type { Fabric, PodInfo } from '../fabric/topo.ts';
+import type { Faults } from '../faults.ts';
 import { parseUserData } from '../guest/cloud-init.ts';
 import type { GuestConfig, GuestInterfaceStatus } from '../guest/config.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
@@ -52,7 +53,7 @@ export class VirtHandler extends Controller {
   private readonly domains = new Map<string, Domain>();
   private readonly booting = new Map<string, Promise<void>>();
 
-  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork) {
+  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults) {
     super(api, 'virt-handler');
   }
 
@@ -81,7 +82,7 @@ export class VirtHandler extends Controller {
     const status = (vmi.status ?? {}) as VmiStatus;
     if (status.phase === 'Scheduled' && status.nodeName && !dom && !this.booting.has(key)) {
       // Boots run concurrently: a node agent does not wait for one VM before starting the next.
-      const p = this.boot(key, vmi).catch((err: Error) => this.fail(key, vmi, err)).finally(() => this.booting.delete(key));
+      const p = this.boot(key, vmi).catch((err: Error) => this.fail(vmi, err)).finally(() => this.booting.delete(key));
       this.booting.set(key, p);
     }
   }
@@ -109,6 +110,7 @@ export class VirtHandler extends Controller {
       ports: masq?.ports?.map((p) => p.port),
       vmCidr4: podNet?.pod?.vmNetworkCIDR, vmCidr6: podNet?.pod?.vmIPv6NetworkCIDR,
     });
+    await this.faults.onPodPlumbed(pod);
     const dir = join(this.stateDir, 'guests', ns, name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -153,7 +155,6 @@ export class VirtHandler extends Controller {
       ],
     });
     recordEvent(this.api, fresh, 'Normal', 'Started', 'VirtualMachineInstance started.', COMPONENT);
-    void readGuestStatus;
   }
 
   private guestConfig(vmi: KObject, dir: string, dhcpLeases: GuestConfig['dhcpLeases'], defaultInterfaces: GuestConfig['defaultInterfaces']): GuestConfig {
@@ -205,12 +206,11 @@ export class VirtHandler extends Controller {
     this.api.update(POD, cur.metadata.namespace, cur.metadata.name as string, cur, { subresource: 'status' });
   }
 
-  private fail(key: string, vmi: KObject, err: Error): void {
+  private fail(vmi: KObject, err: Error): void {
     const cur = this.api.tryGet(VMI, vmi.metadata.namespace, vmi.metadata.name as string);
     if (!cur || cur.metadata.uid !== vmi.metadata.uid || cur.metadata.deletionTimestamp) return;
     this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'SyncFailed', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
     recordEvent(this.api, cur, 'Warning', 'SyncFailed', err.message, COMPONENT);
-    void key;
   }
 
   private async teardown(key: string): Promise<void> {
