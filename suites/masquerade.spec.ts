@@ -45,32 +45,32 @@ const crossNode = () => test.skip(nodes.length < 2, `needs 2 schedulable nodes, 
 
 test.describe('8.2.1 Configuring masquerade mode', () => {
   test('a VM connected to the pod network with masquerade gets the pod IP address in its status', async () => {
-    capability('Pod network', 'Masquerade', '8.2.1');
+    await capability('Pod network', 'Masquerade', '8.2.1');
     expect(client.podIPv4, 'status.interfaces[0].ipAddress is the pod IP').toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(await client.guest.execOk('ip -4 -o addr show eth0'), 'the guest itself holds 10.0.2.2 behind the NAT').toContain('10.0.2.2/24');
   });
 
   test('a port in the ports list is reachable on the pod IP from a VM on another node', async () => {
-    capability('Pod network', 'Masquerade', '8.2.1', { placement: 'cross-node' });
+    await capability('Pod network', 'Masquerade', '8.2.1', { placement: 'cross-node' });
     crossNode();
     const r = await tcpConnect(client.guest, far.podIPv4 as string, 80, { timeoutMs: 3000 });
     expect(r.reachable, `TCP ${far.podIPv4}:80 (listed): ${r.error ?? ''}`).toBe(true);
   });
 
   test('when the ports list is given, a port not in it is not reachable', async () => {
-    capability('Pod network', 'Masquerade', '8.2.1');
+    await capability('Pod network', 'Masquerade', '8.2.1');
     const r = await tcpConnect(near.guest, far.podIPv4 as string, 8080, { timeoutMs: 3000 });
     expect(r.reachable, `TCP ${far.podIPv4}:8080 is not in ports [80] and must be refused or dropped`).toBe(false);
   });
 
   test('when the ports list is absent, all ports in the valid range are open', async () => {
-    capability('Pod network', 'Masquerade', '8.2.1');
+    await capability('Pod network', 'Masquerade', '8.2.1');
     const r = await tcpConnect(far.guest, client.podIPv4 as string, 8080, { timeoutMs: 3000 });
     expect(r.reachable, `TCP ${client.podIPv4}:8080 with no ports list: ${r.error ?? ''}`).toBe(true);
   });
 
   test('ports 49152 and 49153 are reserved for libvirt and incoming traffic to them is dropped', async () => {
-    capability('Pod network', 'Masquerade', '8.2.1');
+    await capability('Pod network', 'Masquerade', '8.2.1');
     for (const port of [49152, 49153]) {
       const r = await tcpConnect(far.guest, client.podIPv4 as string, port, { timeoutMs: 3000 });
       expect(r.reachable, `TCP ${client.podIPv4}:${port} must be dropped`).toBe(false);
@@ -78,7 +78,7 @@ test.describe('8.2.1 Configuring masquerade mode', () => {
   });
 
   test("outgoing traffic is hidden behind the pod IP address", async () => {
-    capability('Pod network', 'Masquerade', '8.2.1', { placement: 'cross-node' });
+    await capability('Pod network', 'Masquerade', '8.2.1', { placement: 'cross-node' });
     crossNode();
     const r = await egressSource(far.guest, client.guest, client.podIPv4 as string, 9000);
     expect(r.sourceAddress, `the peer sees the sender's pod IP ${far.podIPv4}, not the guest's 10.0.2.2`).toBe(far.podIPv4);
@@ -89,19 +89,19 @@ test.describe('8.2.2 Configuring masquerade mode with dual-stack (IPv4 and IPv6)
   test.beforeEach(() => test.skip(!dualStack, 'the cluster network is single-stack: no IPv6 pod addresses'));
 
   test('the guest has the static IPv6 address and gateway from cloud-init networkData', async () => {
-    capability('Pod network', 'Masquerade dual-stack', '8.2.2', { family: 'IPv6' });
+    await capability('Pod network', 'Masquerade dual-stack', '8.2.2', { family: 'IPv6' });
     expect(await client.guest.execOk('ip -6 -o addr show eth0')).toContain('fd10:0:2::2/120');
     expect(await client.guest.execOk('ip -6 route show default')).toContain('via fd10:0:2::1');
   });
 
   test('the VMI status lists both an IPv4 and an IPv6 pod address', async () => {
-    capability('Pod network', 'Masquerade dual-stack', '8.2.2');
+    await capability('Pod network', 'Masquerade dual-stack', '8.2.2');
     expect(client.podIPv4).toBeTruthy();
     expect(client.podIPv6, 'status.interfaces[0].ipAddresses has an IPv6 pod address').toBeTruthy();
   });
 
   test('IPv6 traffic is routed to the VM on another node', async () => {
-    capability('Pod network', 'Masquerade dual-stack', '8.2.2', { family: 'IPv6', placement: 'cross-node' });
+    await capability('Pod network', 'Masquerade dual-stack', '8.2.2', { family: 'IPv6', placement: 'cross-node' });
     crossNode();
     const r = await icmpLatency(client.guest, far.podIPv6 as string, { count: 3, intervalS: 0.2, family: 6 });
     expect(r.stats.count, `ping6 ${far.podIPv6}: replies`).toBeGreaterThan(0);
@@ -112,13 +112,13 @@ test.describe('8.2.2 Configuring masquerade mode with dual-stack (IPv4 and IPv6)
 
 test.describe('8.2.3 About jumbo frames support', () => {
   test('the VM gets the MTU of the cluster network', async () => {
-    capability('Pod network', 'Jumbo frames', '8.2.3');
+    await capability('Pod network', 'Jumbo frames', '8.2.3');
     test.skip(clusterMtu === undefined, 'the cluster does not publish its network MTU (config.openshift.io Network status.clusterNetworkMTU)');
     expect(Number(await client.guest.execOk('cat /sys/class/net/eth0/mtu'))).toBe(clusterMtu);
   });
 
   test('unfragmented frames of the cluster MTU pass between VMs on different nodes, one byte more does not', async () => {
-    capability('Pod network', 'Jumbo frames', '8.2.3', { placement: 'cross-node' });
+    await capability('Pod network', 'Jumbo frames', '8.2.3', { placement: 'cross-node' });
     crossNode();
     const mtu = Number(await client.guest.execOk('cat /sys/class/net/eth0/mtu'));
     test.info().annotations.push({ type: 'mtu', description: String(mtu) });
@@ -130,7 +130,7 @@ test.describe('8.2.3 About jumbo frames support', () => {
 test.describe('Measured on the pod network', () => {
   for (const placement of ['same-node', 'cross-node'] as const) {
     test(`ICMP latency guest to guest, ${placement}`, async ({ lab }) => {
-      capability('Pod network', 'Masquerade', '8.2.1', { placement, family: 'IPv4' });
+      await capability('Pod network', 'Masquerade', '8.2.1', { placement, family: 'IPv4' });
       if (placement === 'cross-node') crossNode();
       // Towards `client`, whose empty ports list lets ICMP through to the guest (with a list, the pod answers).
       const peer = placement === 'same-node' ? near : far;
@@ -138,17 +138,17 @@ test.describe('Measured on the pod network', () => {
       const r = await icmpLatency(peer.guest, client.podIPv4 as string, { count: m.pingCount, intervalS: m.pingIntervalS, family: 4 });
       await measured(`icmp-${placement}`, r.samples, r.stats, 'ms', 'histogram');
       const t = lab.profile.thresholds.masquerade;
-      threshold(`ICMP loss ${placement}`, r.stats.lossPct, '<=', t.maxLossPct, '%');
-      threshold(`ICMP p99 RTT ${placement}`, r.stats.p99, '<=', t.icmpP99Ms, 'ms');
+      await threshold(`ICMP loss ${placement}`, r.stats.lossPct, '<=', t.maxLossPct, '%');
+      await threshold(`ICMP p99 RTT ${placement}`, r.stats.p99, '<=', t.icmpP99Ms, 'ms');
     });
 
     test(`TCP throughput guest to guest, ${placement}`, async ({ lab }) => {
-      capability('Pod network', 'Masquerade', '8.2.1', { placement, family: 'IPv4' });
+      await capability('Pod network', 'Masquerade', '8.2.1', { placement, family: 'IPv4' });
       if (placement === 'cross-node') crossNode();
       const peer = placement === 'same-node' ? near : far;
       const r = await tcpThroughput(client.guest, peer.guest, peer.podIPv4 as string, { seconds: lab.profile.measure.iperfSeconds, port: IPERF_PORT });
       await measured(`tcp-${placement}`, r.intervals.map((b) => b / 1e9), r.stats, 'Gbit/s', 'line', { bitsPerSecond: r.bitsPerSecond, retransmits: r.retransmits });
-      threshold(`TCP throughput ${placement}`, r.bitsPerSecond / 1e9, '>=', lab.profile.thresholds.masquerade.minTcpGbps, 'Gbit/s');
+      await threshold(`TCP throughput ${placement}`, r.bitsPerSecond / 1e9, '>=', lab.profile.thresholds.masquerade.minTcpGbps, 'Gbit/s');
     });
   }
 });

@@ -4,16 +4,15 @@
 import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
-import { spawnIn } from '../fabric/exec.ts';
-import { netnsName } from '../fabric/netns.ts';
 import type { Fabric, PodInfo } from '../fabric/topo.ts';
 import type { Faults } from '../faults.ts';
+import { bundleGuestAgent } from '../guest/bundle.ts';
+import { GuestPool } from '../guest/pool.ts';
 import { parseUserData } from '../guest/cloud-init.ts';
 import type { GuestConfig, GuestInterfaceStatus } from '../guest/config.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
@@ -27,7 +26,6 @@ const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
 const POD = kindOf('v1', 'Pod') as Kind;
 const SECRET = kindOf('v1', 'Secret') as Kind;
 const COMPONENT = 'virt-handler';
-const GUEST_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'guest', 'main.ts');
 const BOOT_TIMEOUT_MS = 30_000;
 
 export interface ClusterNetwork {
@@ -53,8 +51,12 @@ export class VirtHandler extends Controller {
   private readonly domains = new Map<string, Domain>();
   private readonly booting = new Map<string, Promise<void>>();
 
+  private readonly pool: GuestPool;
+
   constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults) {
     super(api, 'virt-handler');
+    this.pool = new GuestPool(bundleGuestAgent(stateDir));
+    this.pool.start();
   }
 
   protected keysFor(e: StoreEvent): string[] {
@@ -96,20 +98,25 @@ export class VirtHandler extends Controller {
     if (!podObj) throw new Error('virt-launcher pod not found');
     const node = status.nodeName as string;
     const podKey = `${ns}.${podObj.metadata.name}`;
+    const T = performance.now(); const mark = (w: string) => process.env.KVNET_DEBUG_BOOT && console.error(`boot ${name} ${w} ${(performance.now() - T).toFixed(0)}ms`);
     const pod = await this.fabric.addPod(node, podKey);
+    mark('addPod');
     this.setPodRunning(podObj, pod, node);
 
     const ifaces = spec.domain.devices?.interfaces ?? [];
     const podNet = podNetwork(spec);
     const masq = ifaces.find((i) => podNet && i.name === podNet.name && i.masquerade);
     if (!masq && podNet) throw new Error(`interface ${podNet.name}: only the masquerade binding is supported on the pod network by this sim`);
-    const guestNetns = netnsName('vm-', `${ns}.${name}`);
     const mac = masq?.macAddress ?? randomMac();
+    const warm = await this.pool.take();
+    mark('take');
+    const guestNetns = warm.netns;
     const plan = await this.fabric.plumbMasquerade(pod, {
-      netns: guestNetns, mac,
+      netns: guestNetns, mac, precreated: true,
       ports: masq?.ports?.map((p) => p.port),
       vmCidr4: podNet?.pod?.vmNetworkCIDR, vmCidr6: podNet?.pod?.vmIPv6NetworkCIDR,
     });
+    mark('plumb');
     await this.faults.onPodPlumbed(pod);
     const dir = join(this.stateDir, 'guests', ns, name);
     rmSync(dir, { recursive: true, force: true });
@@ -118,24 +125,20 @@ export class VirtHandler extends Controller {
       eth0: { address: plan.guest.ipv4, gateway: plan.guest.gw4, mtu: this.fabric.mtu },
     }, [{ name: 'eth0', mac }]);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
-    const agent = spawnIn(guestNetns, [
-      // Its own mount and UTS namespaces: the guest's /sys shows its own links, and it has its own hostname.
-      'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', 'mount -t sysfs sysfs /sys && hostname "$0" && exec "$@"', cfg.hostname,
-      process.execPath, '--import', 'tsx', GUEST_MAIN, join(dir, 'config.json'),
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, KVNET_GUEST_BIND_RESOLV: '1' } });
-    let stderr = '';
-    agent.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
+    const agent = warm.agent;
+    warm.boot(join(dir, 'config.json'));
     const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP: plan.guest.ipv4.split('/')[0], agent, dir, interfaces: [] };
     agent.on('exit', (code, sig) => {
       if (dom.stopping) return;
       const cur = this.api.tryGet(VMI, ns, name);
       if (cur && cur.metadata.uid === dom.uid && !cur.metadata.deletionTimestamp) {
-        this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${stderr.trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
+        this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
       }
     });
     this.domains.set(key, dom);
-    await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null ? `guest agent exited: ${stderr.trim()}` : undefined));
+    await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null ? `guest agent exited: ${warm.stderr().trim()}` : undefined));
 
+    mark('ready');
     const masqStatus: VmiInterfaceStatus = {
       name: masq?.name, interfaceName: 'eth0', mac,
       ipAddress: pod.ipv4, ipAddresses: [pod.ipv4, ...(pod.ipv6 ? [pod.ipv6] : [])],
@@ -238,6 +241,7 @@ export class VirtHandler extends Controller {
 
   async stopAll(): Promise<void> {
     this.stop();
+    await this.pool.close();
     await Promise.all([...this.domains.keys()].map((k) => this.teardown(k).catch(() => undefined)));
   }
 }

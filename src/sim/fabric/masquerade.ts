@@ -13,6 +13,8 @@ export const MIGRATION_PORTS = [49152, 49153];
 export interface MasqueradeGuest {
   /** Guest netns to create (by convention `vm-<name>`). */
   netns: string;
+  /** The guest netns exists already (a warm guest): only plumb into it. */
+  precreated?: boolean;
   mac: string;
   /** Forward only these ports (tcp and udp) to the guest; all when absent. */
   ports?: number[];

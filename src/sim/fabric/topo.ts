@@ -170,7 +170,7 @@ export class Fabric {
     const t = kubevirtTable(s.info.netns);
     // One worker job: guest netns, then inside the pod: forwarding, k6t-eth0 + tap0, nft table.
     await sh([
-      Netns.addScript([guest.netns]),
+      guest.precreated ? '' : Netns.addScript([guest.netns]),
       frag.inNetns(s.info.netns, netnsSysctls({ forwarding: true, noDad: false }), [
         frag.ip(masqueradeLinkLines(plan)),
         frag.nft(t.replaceScript(masqueradeNftBody(plan))),

@@ -9,10 +9,21 @@ import { applyNetwork, ipAddrJson, toStatus, writeAtomic } from './agent.ts';
 import { startSshdFromConfig, type Sshd } from './sshd.ts';
 
 
+function firstLine(input: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = '';
+    const done = () => resolve(buf.split('\n')[0].trim());
+    input.setEncoding('utf8');
+    input.on('data', (d: string) => { buf += d; if (buf.includes('\n')) done(); });
+    input.on('end', done);
+  });
+}
+
 async function main(): Promise<void> {
-  const path = process.argv[2];
+  // A warm agent (see pool.ts) is started before its VM exists and reads its config path from stdin.
+  const path = process.argv[2] === '--config-from-stdin' ? await firstLine(process.stdin) : process.argv[2];
   if (!path) {
-    process.stderr.write('usage: main.ts <guest-config.json>\n');
+    process.stderr.write('usage: main.ts <guest-config.json> | --config-from-stdin\n');
     process.exit(2);
   }
   const cfg = loadGuestConfig(path);

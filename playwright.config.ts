@@ -1,0 +1,30 @@
+// `npx playwright test`: the conformance suites, on the bundled sim (default) or, with
+// `--project=cluster`, on the cluster KUBECONFIG names.
+import { defineConfig } from '@playwright/test';
+import type { TargetOptions } from './src/fixtures/test.ts';
+import { requestedProjects } from './src/fixtures/projects.ts';
+
+const projects = requestedProjects();
+
+export default defineConfig<TargetOptions>({
+  testDir: 'suites',
+  outputDir: 'test-results/suites',
+  timeout: 300_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 2,
+  retries: 0,
+  globalSetup: './src/fixtures/global-setup.ts',
+  reporter: [
+    ['list'],
+    ['junit', { outputFile: 'reports/junit.xml' }],
+    ['allure-playwright', { resultsDir: 'reports/allure-results' }],
+    ['./src/report/matrix-reporter.ts', { outputDir: 'reports' }],
+    // Last: Playwright awaits reporters' onEnd in order, so the report sees every result.
+    ['./src/report/generate-reporter.ts', { enabled: !process.env.KVNET_NO_REPORT }],
+  ],
+  projects: [
+    { name: 'sim', use: { target: 'sim' } },
+    ...(projects.includes('cluster') ? [{ name: 'cluster', use: { target: 'cluster' as const } }] : []),
+  ],
+});

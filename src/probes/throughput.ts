@@ -1,0 +1,133 @@
+// TCP/UDP throughput with iperf3 -J between two targets.
+import { startBackground } from './background.ts';
+import { summarize, type Stats } from './stats.ts';
+import { excerpt, shq, type Exec, type IpFamily } from './target.ts';
+
+export interface ThroughputOptions {
+  /** Test length (-t). Default 3. */
+  seconds?: number;
+  /** Parallel streams (-P). Default 1. */
+  parallel?: number;
+  /** Server sends, client receives (-R). */
+  reverse?: boolean;
+  family?: IpFamily;
+  /** Server port. Default 5201. */
+  port?: number;
+}
+
+export interface UdpThroughputOptions extends ThroughputOptions {
+  /** Target rate (-b), iperf3 syntax: "500M", "1G". Default "500M". */
+  bitrate?: string;
+}
+
+export interface ThroughputResult {
+  protocol: 'tcp' | 'udp';
+  /** Receiver-side rate in bits/s (end.sum_received); the number to assert on. */
+  bitsPerSecond: number;
+  /** Sender-side rate in bits/s (end.sum_sent). */
+  sentBitsPerSecond: number;
+  /** TCP only: retransmits counted by the sender. */
+  retransmits?: number;
+  /** UDP only: datagrams lost, percent, as the receiver saw them. */
+  lossPct?: number;
+  lostPackets?: number;
+  packets?: number;
+  /** UDP only: receiver jitter, ms. */
+  jitterMs?: number;
+  /** Per-interval (1 s by default) rates in bits/s, from intervals[].sum — measured on the client side. */
+  intervals: number[];
+  /** Over intervals (bits/s); lossPct is always 0 here. */
+  stats: Stats;
+  /** iperf3's version string, e.g. "iperf 3.12". */
+  version?: string;
+  command: string;
+  serverCommand: string;
+  tool: 'iperf3';
+}
+
+export function tcpThroughput(client: Exec, server: Exec, serverAddr: string, opts: ThroughputOptions = {}): Promise<ThroughputResult> {
+  return runIperf(client, server, serverAddr, opts, undefined);
+}
+
+export function udpThroughput(client: Exec, server: Exec, serverAddr: string, opts: UdpThroughputOptions = {}): Promise<ThroughputResult> {
+  return runIperf(client, server, serverAddr, opts, opts.bitrate ?? '500M');
+}
+
+export function iperfClientCommand(addr: string, o: ThroughputOptions & { bitrate?: string }): string {
+  const args = ['iperf3', '-c', shq(addr.replace(/^\[|\]$/g, '')), '-p', String(o.port ?? 5201), '-J', '-t', String(o.seconds ?? 3)];
+  if (o.family) args.push(`-${o.family}`);
+  if (o.bitrate !== undefined) args.push('-u', '-b', shq(o.bitrate));
+  if ((o.parallel ?? 1) > 1) args.push('-P', String(o.parallel));
+  if (o.reverse) args.push('-R');
+  return args.join(' ');
+}
+
+/**
+ * Starts a one-off server (-s -1), runs the client, parses its JSON and always
+ * stops the server. Throws on iperf3 errors ("error" in the JSON) with iperf3's text.
+ */
+async function runIperf(client: Exec, server: Exec, serverAddr: string, opts: ThroughputOptions, bitrate: string | undefined): Promise<ThroughputResult> {
+  const port = opts.port ?? 5201;
+  const seconds = opts.seconds ?? 3;
+  // Not -D: a daemon forks, so $! would not be its pid; startBackground's nohup keeps it.
+  const serverCommand = `iperf3 -s -1 -p ${port}`;
+  const command = iperfClientCommand(serverAddr, { ...opts, port, seconds, bitrate });
+  const srv = await startBackground(server, serverCommand, { port, proto: 'tcp' });
+  try {
+    const r = await client.exec(command, { timeoutMs: seconds * 1000 + 30_000 });
+    const parsed = parseIperf3(r.stdout, r.stderr, command);
+    return { ...parsed, command, serverCommand, tool: 'iperf3' };
+  } finally {
+    await srv.stop();
+  }
+}
+
+interface IperfSum {
+  bits_per_second?: number;
+  retransmits?: number;
+  jitter_ms?: number;
+  lost_percent?: number;
+  lost_packets?: number;
+  packets?: number;
+}
+
+interface IperfJson {
+  error?: string;
+  start?: { version?: string; test_start?: { protocol?: string } };
+  intervals?: { sum?: IperfSum }[];
+  end?: { sum?: IperfSum; sum_sent?: IperfSum; sum_received?: IperfSum };
+}
+
+/** Parse `iperf3 -J` client output. Exported for tests. */
+export function parseIperf3(stdout: string, stderr = '', command = 'iperf3'): Omit<ThroughputResult, 'command' | 'serverCommand' | 'tool'> {
+  let j: IperfJson;
+  try {
+    j = JSON.parse(stdout) as IperfJson;
+  } catch {
+    throw new Error(`iperf3: '${command}' did not print JSON: ${excerpt(stderr || stdout)}`);
+  }
+  if (j.error) throw new Error(`iperf3: ${j.error}`);
+  const protocol = j.start?.test_start?.protocol === 'UDP' ? 'udp' : 'tcp';
+  const end = j.end ?? {};
+  // Old iperf3 UDP output has only end.sum; newer has sum_sent/sum_received too.
+  const sent = end.sum_sent ?? end.sum;
+  const received = end.sum_received ?? end.sum;
+  if (sent?.bits_per_second === undefined || received?.bits_per_second === undefined) {
+    throw new Error(`iperf3: no end.sum_sent/sum_received in JSON of '${command}'`);
+  }
+  const intervals = (j.intervals ?? []).map((i) => i.sum?.bits_per_second).filter((b): b is number => typeof b === 'number');
+  const udp = protocol === 'udp' ? (end.sum_received ?? end.sum ?? {}) : undefined;
+  return {
+    protocol,
+    bitsPerSecond: received.bits_per_second,
+    sentBitsPerSecond: sent.bits_per_second,
+    ...(protocol === 'tcp' && sent.retransmits !== undefined ? { retransmits: sent.retransmits } : {}),
+    ...(udp?.lost_percent !== undefined ? { lossPct: udp.lost_percent } : {}),
+    ...(udp?.lost_packets !== undefined ? { lostPackets: udp.lost_packets } : {}),
+    ...(udp?.packets !== undefined ? { packets: udp.packets } : {}),
+    ...(udp?.jitter_ms !== undefined ? { jitterMs: udp.jitter_ms } : {}),
+    intervals,
+    stats: summarize(intervals),
+    ...(j.start?.version ? { version: j.start.version } : {}),
+  };
+}

@@ -1,0 +1,172 @@
+// Runs INSIDE the sandbox: builds a 2-node fabric with masquerade guests, checks the data plane,
+// prints `RESULT <json>`. Args: --mtu N, --marker M (tags long-lived processes), --hold (stay up).
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { Fabric, exposeToHost, STATE_DIR_ENV, run, sandboxMain, signalReady, guestNetnsName, type PodInfo, type Netns } from '../../src/sim/fabric/index.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const mtu = Number(arg('--mtu') ?? 1400);
+const marker = arg('--marker') ?? 'kvnet-fabric-test';
+const hold = process.argv.includes('--hold');
+
+async function ok(cmd: string[], netns: string): Promise<boolean> {
+  return (await run(cmd, { netns, allowFail: true, timeoutMs: 8000 })).code === 0;
+}
+const ping = (ns: string, dst: string, size?: number) =>
+  ok(['ping', '-n', '-q', '-c', '1', '-W', '1', ...(size !== undefined ? ['-M', 'do', '-s', String(size)] : []), dst], ns);
+
+async function pingRetry(ns: string, dst: string): Promise<boolean> {
+  for (let i = 0; i < 3; i++) if (await ping(ns, dst)) return true;
+  return false;
+}
+
+/** TCP request from a netns; returns the reply line, or null if refused / timed out. */
+async function tcp(ns: string, host: string, port: number): Promise<string | null> {
+  const addr = host.includes(':') ? `TCP6:[${host}]:${port}` : `TCP4:${host}:${port}`;
+  const r = await run(['socat', '-T', '2', '-', `${addr},connect-timeout=1`], { netns: ns, allowFail: true, timeoutMs: 5000 });
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+function listen(ns: Netns, port: number): void {
+  // Each listener replies with the peer address it saw: that is what the source-NAT check reads.
+  for (const l of [`TCP4-LISTEN:${port},fork,reuseaddr`, `TCP6-LISTEN:${port},ipv6only=1,fork,reuseaddr`]) {
+    ns.spawn(['socat', l, `SYSTEM:echo $SOCAT_PEERADDR # ${marker}`], { stdio: 'ignore' });
+  }
+}
+
+async function waitListening(ns: string, ports: number[]): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const out = (await run(['ss', '-Hltn'], { netns: ns })).stdout;
+    if (ports.every((p) => out.includes(`:${p} `))) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`listeners not up in ${ns}`);
+}
+
+async function setupGuest(f: Fabric, pod: PodInfo, vm: string, ports?: number[]): Promise<Netns> {
+  const m = await f.plumbMasquerade(pod, { netns: guestNetnsName(vm), mac: `02:00:00:00:00:${(pod.ipv4.split('.').map(Number)[3]).toString(16).padStart(2, '0')}`, ports });
+  const g = f.guestNetns(pod)!;
+  // What cloud-init would do with the masquerade defaults.
+  await g.ip([
+    'link set eth0 up',
+    `addr add ${m.guest.ipv4} dev eth0`,
+    `route add default via ${m.guest.gw4}`,
+    `addr add ${m.guest.ipv6} dev eth0 nodad`,
+    `route add ::/0 via ${m.guest.gw6}`,
+  ]);
+  return g;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+sandboxMain(async () => {
+  const t0 = performance.now();
+  const f = await Fabric.create({ nodes: 2, mtu });
+  const createMs = performance.now() - t0;
+
+  const a = await f.addPod('node-1', 'virt-launcher-a');
+  const b = await f.addPod('node-2', 'virt-launcher-b');
+  const c = await f.addPod('node-2', 'virt-launcher-c');
+  const d = await f.addPod('node-1', 'virt-launcher-d');
+  const ga = await setupGuest(f, a, 'a');
+  const gb = await setupGuest(f, b, 'b');
+  const gc = await setupGuest(f, c, 'c', [8080]);
+  const gd = await setupGuest(f, d, 'd');
+  for (const g of [gb, gc, gd]) for (const p of [8080, 9090, 49152]) listen(g, p);
+  await Promise.all([gb, gc, gd].map((g) => waitListening(g.name, [8080, 9090, 49152])));
+  // A server on the sandbox's own loopback, reachable from the host through a unix socket.
+  const http = createServer((_q, res) => res.end('hello from the sandbox'));
+  await new Promise<void>((res) => http.listen(0, '127.0.0.1', res));
+  const addr = http.address();
+  const sock = join(process.env[STATE_DIR_ENV]!, 'probe.sock');
+  await exposeToHost(sock, typeof addr === 'object' && addr ? addr.port : 0);
+  signalReady({ createMs, mtu, sock });
+
+  const A = ga.name;
+  const r: Record<string, unknown> = { mtu, createMs, pods: { a, b, c, d } };
+  r.ping4Cross = await pingRetry(A, b.ipv4);
+  r.ping6Cross = await pingRetry(A, b.ipv6!);
+  r.ping4Same = await pingRetry(A, d.ipv4);
+  r.ping6Same = await pingRetry(A, d.ipv6!);
+  r.tcpListed = await tcp(A, c.ipv4, 8080);
+  r.tcpListed6 = await tcp(A, c.ipv6!, 8080);
+  r.tcpUnlisted = await tcp(A, c.ipv4, 9090);
+  r.tcpMigrationListed = await tcp(A, c.ipv4, 49152);
+  r.tcpAllPorts = await tcp(A, b.ipv4, 9090);
+  r.tcpAllPorts6 = await tcp(A, b.ipv6!, 9090);
+  r.tcpAllPortsSame = await tcp(A, d.ipv4, 9090);
+  r.tcpMigration = await tcp(A, b.ipv4, 49152);
+  r.tcpMigration6 = await tcp(A, b.ipv6!, 49152);
+  r.sourceSeen4 = await tcp(A, b.ipv4, 8080);
+  r.sourceSeen6 = await tcp(A, b.ipv6!, 8080);
+  // Path MTU: payload + 8 (ICMP) + 20 (IPv4) = MTU; IPv6 header is 40.
+  r.df4Max = await ping(A, b.ipv4, mtu - 28);
+  r.df4Over = await ping(A, b.ipv4, mtu - 27);
+  r.df6Max = await ping(A, b.ipv6!, mtu - 48);
+  r.df6Over = await ping(A, b.ipv6!, mtu - 47);
+
+  // connectFrom: the port-forward path, from the launcher netns to the guest.
+  r.connectFrom = await new Promise<string>((res, rej) => {
+    const s = f.connectFrom(b.netns, '10.0.2.2', 8080);
+    let out = '';
+    s.on('data', (x: Buffer) => (out += x.toString()));
+    s.on('end', () => res(out.trim()));
+    s.on('error', rej);
+    s.end();
+  });
+  r.connectFromRefused = await new Promise<string>((res) => {
+    const s = f.connectFrom(b.netns, '10.0.2.2', 1);
+    s.on('error', (e) => res(e.message));
+    s.on('end', () => res('no error'));
+    s.resume();
+  });
+
+  // Faults: each must break its path, and undoing it must heal it.
+  await f.setLoss(100);
+  r.loss100Cross = await ping(A, b.ipv4);
+  r.loss100Same = await ping(A, d.ipv4);
+  await f.setLoss(0);
+  r.loss0Cross = await pingRetry(A, b.ipv4);
+  await f.setLoss(50);
+  let got = 0;
+  const n = 40;
+  const res = await run(['ping', '-n', '-q', '-c', String(n), '-i', '0.01', '-W', '1', b.ipv4], { netns: A, allowFail: true });
+  const m = /(\d+) received/.exec(res.stdout);
+  got = m ? Number(m[1]) : 0;
+  r.loss50Received = got;
+  r.loss50Sent = n;
+  await f.setLoss(0);
+  await f.breakMasquerade(a);
+  r.brokenMasq = await ping(A, b.ipv4);
+  await f.restoreMasquerade(a);
+  r.restoredMasq = await pingRetry(A, b.ipv4);
+  await f.dropOverlay('node-1', 'node-2');
+  r.overlayDroppedCross = await ping(A, b.ipv4);
+  r.overlayDroppedSame = await pingRetry(A, d.ipv4);
+  await f.restoreOverlay('node-1', 'node-2');
+  r.overlayRestored = await pingRetry(A, b.ipv4);
+
+  // Plumb timing: pod + masquerade guest, median of several.
+  const plumb: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const t = performance.now();
+    const p = await f.addPod('node-1', `bench-${i}`);
+    await f.plumbMasquerade(p, { netns: guestNetnsName(`bench-${i}`), mac: '02:00:00:00:01:01', ports: [22] });
+    plumb.push(performance.now() - t);
+  }
+  r.plumbMs = plumb;
+  r.plumbMedianMs = median(plumb);
+  const tr = performance.now();
+  for (let i = 0; i < 9; i++) await f.removePod(`bench-${i}`);
+  r.removeMs = (performance.now() - tr) / 9;
+  r.netnsAfterRemove = (await run(['ip', 'netns', 'list'])).stdout.split('\n').filter((l) => l.includes('bench-')).length;
+
+  console.log(`RESULT ${JSON.stringify(r)}`);
+  if (!hold) await f.destroy();
+}, { keepAlive: hold });
