@@ -4,7 +4,8 @@ import type { LabVm, Scope } from '../src/fixtures/lab.ts';
 import { capability, measured, threshold } from '../src/fixtures/annotate.ts';
 import { dfPing, egressSource, icmpLatency, startTcpResponder, tcpConnect, tcpThroughput } from '../src/probes/index.ts';
 
-test.describe.configure({ mode: 'serial' });
+// Not serial: a failed check must not skip the rest. After a failure Playwright starts a new
+// worker, and beforeAll boots the VMs again in a fresh namespace.
 
 const IPERF_PORT = 5201;
 

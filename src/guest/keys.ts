@@ -12,8 +12,12 @@ export interface SshKeyPair {
 }
 
 export function generateKeyPair(comment = 'kvnet'): SshKeyPair {
-  const kp = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: kp.private, publicKey: kp.public.trim() };
+  // About 1 in 200 ed25519 keys from ssh2's generator fail its own parser ("Malformed OpenSSH
+  // private key"); draw again rather than hand out a key that the client or sshd will refuse.
+  for (;;) {
+    const kp = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    if (!(ssh2.utils.parseKey(kp.private) instanceof Error)) return { privateKey: kp.private, publicKey: kp.public.trim() };
+  }
 }
 
 /** Write `<dir>/<name>` and `<dir>/<name>.pub` with mode 0600 (OpenSSH refuses looser private keys). */

@@ -54,7 +54,8 @@ export function udpThroughput(client: Exec, server: Exec, serverAddr: string, op
 }
 
 export function iperfClientCommand(addr: string, o: ThroughputOptions & { bitrate?: string }): string {
-  const args = ['iperf3', '-c', shq(addr.replace(/^\[|\]$/g, '')), '-p', String(o.port ?? 5201), '-J', '-t', String(o.seconds ?? 3)];
+  // A bounded connect: an unreachable server is a fast, readable failure, not a TCP SYN back-off.
+  const args = ['iperf3', '-c', shq(addr.replace(/^\[|\]$/g, '')), '-p', String(o.port ?? 5201), '-J', '-t', String(o.seconds ?? 3), '--connect-timeout', '3000'];
   if (o.family) args.push(`-${o.family}`);
   if (o.bitrate !== undefined) args.push('-u', '-b', shq(o.bitrate));
   if ((o.parallel ?? 1) > 1) args.push('-P', String(o.parallel));

@@ -1,6 +1,7 @@
 // The guest's sshd: an ssh2 Server that checks the keys cloud-init /
 // accessCredentials put in the VM and runs commands with the machine's own
 // tools. The agent runs inside the guest netns, so every child does too.
+import { generateKeyPair } from '../../guest/keys.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -31,10 +32,10 @@ export interface Sshd {
 /** Load the persisted ed25519 host key or create it, so the host key survives agent restarts. */
 export function loadOrCreateHostKey(path: string): string {
   if (existsSync(path)) return readFileSync(path, 'utf8');
-  const kp = utils.generateKeyPairSync('ed25519');
+  const { privateKey } = generateKeyPair('kvnet-guest-host');
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, kp.private, { mode: 0o600 });
-  return kp.private;
+  writeFileSync(path, privateKey, { mode: 0o600 });
+  return privateKey;
 }
 
 function parsePublicKeys(lines: string[]): ParsedKey[] {
