@@ -17,11 +17,21 @@ export interface VmOptions {
   /** Guest image for real clusters; needs sshd, cloud-init, ping and iperf3. */
   image?: string;
   runStrategy?: 'Always' | 'Halted' | 'Manual';
+  /** Template labels (they pass through to the virt-launcher pod, where Services select them). */
+  templateLabels?: Record<string, string>;
+  /** Last word on the manifest: add interfaces, networks, hostname, annotations... */
+  customize?: (vm: KObject) => void;
 }
 
 export const DEFAULT_GUEST_IMAGE = 'quay.io/containerdisks/fedora:41';
 
 export function masqueradeVm(o: VmOptions): KObject {
+  const vm = baseVm(o);
+  o.customize?.(vm);
+  return vm;
+}
+
+function baseVm(o: VmOptions): KObject {
   const networkData = o.ipv6
     ? 'version: 2\nethernets:\n  eth0:\n    dhcp4: true\n    addresses: [ fd10:0:2::2/120 ]\n    gateway6: fd10:0:2::1\n'
     : undefined;
@@ -32,7 +42,7 @@ export function masqueradeVm(o: VmOptions): KObject {
     spec: {
       runStrategy: o.runStrategy ?? 'Always',
       template: {
-        metadata: { labels: { 'kubevirt.io/vm': o.name, ...o.labels } },
+        metadata: { labels: { 'kubevirt.io/vm': o.name, ...o.labels, ...o.templateLabels } },
         spec: {
           domain: {
             devices: {
@@ -56,4 +66,9 @@ export function masqueradeVm(o: VmOptions): KObject {
 
 export function sshKeySecret(name: string, namespace: string, publicKey: string): KObject {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', stringData: { key: publicKey } };
+}
+
+/** The VM's template spec, for `customize` callbacks. */
+export function templateSpec(vm: KObject): Record<string, unknown> & { domain: { devices: { interfaces: Record<string, unknown>[] } }; networks: Record<string, unknown>[]; volumes: Record<string, unknown>[] } {
+  return ((vm.spec as { template: { spec: unknown } }).template.spec) as ReturnType<typeof templateSpec>;
 }

@@ -2,7 +2,7 @@
 // the project's self-tests (which know the path) reach it. Suites never do.
 import http from 'node:http';
 import { join } from 'node:path';
-import { FAULTS, type FaultName, type FaultSpec, type Faults } from './faults.ts';
+import type { FaultSpec, Faults } from './faults.ts';
 
 export const ADMIN_SOCKET = 'admin.sock';
 
@@ -18,13 +18,13 @@ export async function serveAdmin(stateDir: string, faults: Faults): Promise<http
     };
     const m = /^\/faults(?:\/([a-z-]+))?$/.exec(req.url ?? '');
     if (!m) return reply(404, { error: 'unknown path; use /faults or /faults/<name>' });
-    const name = m[1] as FaultName | undefined;
+    const name = m[1];
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c));
     req.on('end', () => {
       void (async () => {
-        if (req.method === 'GET') return reply(200, { active: faults.list(), known: FAULTS });
-        if (!name || !(name in FAULTS)) return reply(404, { error: `unknown fault "${name}"; known: ${Object.keys(FAULTS).join(', ')}` });
+        if (req.method === 'GET') return reply(200, { active: faults.list(), known: faults.known() });
+        if (!name || !(name in faults.known())) return reply(404, { error: `unknown fault "${name}"; known: ${Object.keys(faults.known()).join(', ')}` });
         if (req.method === 'PUT') await faults.set(name, raw ? (JSON.parse(raw) as FaultSpec) : {});
         else if (req.method === 'DELETE') await faults.clear(name);
         else return reply(405, { error: 'use GET, PUT or DELETE' });

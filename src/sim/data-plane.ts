@@ -7,7 +7,7 @@ import { VirtHandler } from './controllers/virt-handler.ts';
 import { connectFrom } from './fabric/connect.ts';
 import { Fabric } from './fabric/topo.ts';
 import { serveAdmin } from './admin.ts';
-import { Faults } from './faults.ts';
+import { Faults, registerPodNetworkFaults } from './faults.ts';
 import type { DataPlane } from './sim.ts';
 
 /** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
@@ -17,7 +17,8 @@ export async function startDataPlane(cluster: SimCluster, stateDir: string): Pro
   const s = cluster.settings;
   const fabric = await Fabric.create({ nodes: s.nodes, mtu: s.mtu, dualStack: s.dualStack });
   const api = cluster.registry;
-  const faults = new Faults(fabric, () => fabric.listPods());
+  const faults = new Faults();
+  registerPodNetworkFaults(faults, fabric);
   const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults);
   const admin = await serveAdmin(stateDir, faults);
   cluster.use(new KubeScheduler(api)).use(new VirtController(api)).use(handler);
