@@ -8,6 +8,7 @@ import { connectFrom } from './fabric/connect.ts';
 import { Fabric } from './fabric/topo.ts';
 import { serveAdmin } from './admin.ts';
 import { Faults, registerPodNetworkFaults } from './faults.ts';
+import { Multus } from './cni/multus.ts';
 import type { DataPlane } from './sim.ts';
 
 /** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
@@ -19,7 +20,8 @@ export async function startDataPlane(cluster: SimCluster, stateDir: string): Pro
   const api = cluster.registry;
   const faults = new Faults();
   registerPodNetworkFaults(faults, fabric);
-  const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults);
+  const multus = new Multus(api);
+  const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults, multus);
   const admin = await serveAdmin(stateDir, faults);
   cluster.use(new KubeScheduler(api)).use(new VirtController(api)).use(handler);
   return {

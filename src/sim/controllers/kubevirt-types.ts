@@ -89,3 +89,11 @@ export function podNetwork(spec: VmiSpec): VmiNetwork | undefined {
 export function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
+
+/**
+ * Whether the guest runs the QEMU guest agent. The sim's guests do unless the VM says otherwise
+ * with the label or annotation `kvnet.io/guest-agent: "false"` (a guest image without it).
+ */
+export function guestAgentEnabled(vmi: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } }): boolean {
+  return (vmi.metadata.labels?.['kvnet.io/guest-agent'] ?? vmi.metadata.annotations?.['kvnet.io/guest-agent']) !== 'false';
+}

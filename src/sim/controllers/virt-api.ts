@@ -56,6 +56,7 @@ export class VirtApi implements KubevirtSubresources {
       throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on virtualmachineinstance.kubevirt.io "${name}": VMI is not running`);
     }
     if (protocol !== 'tcp') throw errors.badRequest('only tcp port-forward is supported');
-    return this.connect(dom.pod.netns, dom.guestIP, port);
+    // Without a pod network there is no address behind the launcher; reach the domain from inside, as the launcher's socket does.
+    return dom.guestIP ? this.connect(dom.pod.netns, dom.guestIP, port) : this.connect(dom.guestNetns, '127.0.0.1', port);
   }
 }

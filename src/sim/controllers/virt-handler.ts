@@ -15,10 +15,12 @@ import { bundleGuestAgent } from '../guest/bundle.ts';
 import { GuestPool } from '../guest/pool.ts';
 import { parseUserData } from '../guest/cloud-init.ts';
 import type { GuestConfig, GuestInterfaceStatus } from '../guest/config.ts';
+import type { AttachContext } from '../cni/plugin.ts';
+import type { Multus } from '../cni/multus.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
 import { recordEvent } from './events.ts';
 import {
-  CREATED_BY_LABEL, VMI_FINALIZER, now, podNetwork, type CloudInitSource, type VmiInterfaceStatus, type VmiSpec, type VmiStatus,
+  CREATED_BY_LABEL, VMI_FINALIZER, guestAgentEnabled, now, podNetwork, type CloudInitSource, type VmiInterface, type VmiInterfaceStatus, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
 import { mergeConditions } from './virt-controller.ts';
 
@@ -39,8 +41,11 @@ interface Domain {
   uid: string;
   pod: PodInfo;
   guestNetns: string;
-  /** Where port-forward connects from inside the launcher: the guest's address behind the binding. */
-  guestIP: string;
+  /** Where port-forward connects from inside the launcher: the guest's address behind the binding (none without a pod network). */
+  guestIP?: string;
+  /** Secondary interfaces, for status and teardown. */
+  attached: AttachContext[];
+  masq?: { name: string; mac: string };
   agent: ChildProcess;
   dir: string;
   interfaces: VmiInterfaceStatus[];
@@ -53,10 +58,13 @@ export class VirtHandler extends Controller {
 
   private readonly pool: GuestPool;
 
-  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults) {
+  private readonly refresher: NodeJS.Timeout;
+
+  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus) {
     super(api, 'virt-handler');
     this.pool = new GuestPool(bundleGuestAgent(stateDir));
     this.pool.start();
+    this.refresher = setInterval(() => this.refreshInterfaces(), 1000);
   }
 
   protected keysFor(e: StoreEvent): string[] {
@@ -107,27 +115,48 @@ export class VirtHandler extends Controller {
     const podNet = podNetwork(spec);
     const masq = ifaces.find((i) => podNet && i.name === podNet.name && i.masquerade);
     if (!masq && podNet) throw new Error(`interface ${podNet.name}: only the masquerade binding is supported on the pod network by this sim`);
-    const mac = masq?.macAddress ?? randomMac();
     const warm = await this.pool.take();
     mark('take');
     const guestNetns = warm.netns;
-    const plan = await this.fabric.plumbMasquerade(pod, {
-      netns: guestNetns, mac, precreated: true,
-      ports: masq?.ports?.map((p) => p.port),
-      vmCidr4: podNet?.pod?.vmNetworkCIDR, vmCidr6: podNet?.pod?.vmIPv6NetworkCIDR,
-    });
+    const leases: GuestConfig['dhcpLeases'] = {};
+    const nics: GuestConfig['defaultInterfaces'] = [];
+    // Guest NICs are named in interface order (eth0, eth1, ...), as virtio devices enumerate.
+    const ifName = (i: VmiInterface) => `eth${ifaces.indexOf(i)}`;
+    let guestIP: string | undefined;
+    if (masq) {
+      const mac = masq.macAddress ?? randomMac();
+      const plan = await this.fabric.plumbMasquerade(pod, {
+        netns: guestNetns, mac, precreated: true,
+        ports: masq.ports?.map((p) => p.port),
+        vmCidr4: podNet?.pod?.vmNetworkCIDR, vmCidr6: podNet?.pod?.vmIPv6NetworkCIDR,
+      });
+      leases[ifName(masq)] = { address: plan.guest.ipv4, gateway: plan.guest.gw4, mtu: this.fabric.mtu };
+      nics.push({ name: ifName(masq), mac });
+      guestIP = plan.guest.ipv4.split('/')[0];
+    }
     mark('plumb');
     await this.faults.onPodPlumbed(pod);
-    const dir = join(this.stateDir, 'guests', ns, name);
+    const attached: AttachContext[] = [];
+    const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP, agent: warm.agent, dir: join(this.stateDir, 'guests', ns, name), interfaces: [], attached, masq: masq && { name: masq.name, mac: nics[0].mac } };
+    this.domains.set(key, dom);
+    for (const iface of ifaces) {
+      const network = spec.networks?.find((n) => n.name === iface.name);
+      if (!network?.multus || iface.state === 'absent') continue;
+      const { nad, plugin, config } = this.multus.resolve(ns, network.multus.networkName);
+      const ctx: AttachContext = { vmi, iface, network, nad, config, node, pod, guestNetns, guestIfName: ifName(iface), mac: iface.macAddress ?? randomMac(), index: ifaces.indexOf(iface) };
+      const r = await plugin.attach(ctx);
+      attached.push(ctx);
+      if (r.dhcpLease) leases[ctx.guestIfName] = r.dhcpLease;
+      nics.push({ name: ctx.guestIfName, mac: ctx.mac });
+    }
+    mark('secondary');
+    const dir = dom.dir;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const cfg = this.guestConfig(vmi, dir, {
-      eth0: { address: plan.guest.ipv4, gateway: plan.guest.gw4, mtu: this.fabric.mtu },
-    }, [{ name: 'eth0', mac }]);
+    const cfg = this.guestConfig(vmi, dir, leases, nics);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
     const agent = warm.agent;
     warm.boot(join(dir, 'config.json'));
-    const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP: plan.guest.ipv4.split('/')[0], agent, dir, interfaces: [] };
     agent.on('exit', (code, sig) => {
       if (dom.stopping) return;
       const cur = this.api.tryGet(VMI, ns, name);
@@ -135,29 +164,62 @@ export class VirtHandler extends Controller {
         this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
       }
     });
-    this.domains.set(key, dom);
     await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null ? `guest agent exited: ${warm.stderr().trim()}` : undefined));
 
     mark('ready');
-    const masqStatus: VmiInterfaceStatus = {
-      name: masq?.name, interfaceName: 'eth0', mac,
-      ipAddress: pod.ipv4, ipAddresses: [pod.ipv4, ...(pod.ipv6 ? [pod.ipv6] : [])],
-      infoSource: 'domain, guest-agent', queueCount: 1,
-    };
-    dom.interfaces = [masqStatus];
+    dom.interfaces = this.interfaceStatus(vmi, dom);
     const fresh = this.api.tryGet(VMI, ns, name);
     if (!fresh || fresh.metadata.uid !== dom.uid) return;
+    const agentOn = guestAgentEnabled(vmi);
     this.setVmiStatus(fresh, {
       phase: 'Running', interfaces: dom.interfaces,
-      guestOSInfo: { id: 'fedora', name: 'Fedora Linux', prettyName: 'Fedora Linux (kvnet sim guest)', kernelRelease: 'kvnet' },
+      ...(agentOn ? { guestOSInfo: { id: 'fedora', name: 'Fedora Linux', prettyName: 'Fedora Linux (kvnet sim guest)', kernelRelease: 'kvnet' } } : {}),
       migrationMethod: 'BlockMigration', qosClass: 'Burstable', launcherContainerImageVersion: 'registry.redhat.io/container-native-virtualization/virt-launcher-rhel9:v4.17',
       conditions: [
         { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
-        { type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
+        ...(agentOn ? [{ type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: now() }] : []),
         { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
       ],
     });
     recordEvent(this.api, fresh, 'Normal', 'Started', 'VirtualMachineInstance started.', COMPONENT);
+  }
+
+  /**
+   * `status.interfaces` as KubeVirt reports it: the pod interface with the pod IPs (no guest agent
+   * needed), secondary interfaces with the addresses the guest agent sees, when there is one.
+   */
+  private interfaceStatus(vmi: KObject, dom: Domain): VmiInterfaceStatus[] {
+    const agentOn = guestAgentEnabled(vmi);
+    const report = agentOn ? readGuestStatus(dom.dir) : [];
+    const out: VmiInterfaceStatus[] = [];
+    if (dom.masq) {
+      const ips = [dom.pod.ipv4, ...(dom.pod.ipv6 ? [dom.pod.ipv6] : [])];
+      out.push({ name: dom.masq.name, interfaceName: 'eth0', mac: dom.masq.mac, ipAddress: ips[0], ipAddresses: ips, infoSource: agentOn ? 'domain, guest-agent' : 'domain', queueCount: 1 });
+    }
+    for (const a of dom.attached) {
+      const seen = report.find((r) => r.interfaceName === a.guestIfName);
+      const ips = seen?.ipAddresses.map((c) => c.split('/')[0]) ?? [];
+      out.push({
+        name: a.iface.name, interfaceName: a.guestIfName, mac: seen?.mac || a.mac,
+        ...(ips.length ? { ipAddress: ips[0], ipAddresses: ips } : {}),
+        infoSource: agentOn ? 'domain, guest-agent, multus-status' : 'domain, multus-status', queueCount: 1,
+      });
+    }
+    return out;
+  }
+
+  /** The guest agent's view changes (DHCP, hot plug, a user's `ip addr`): follow it into the VMI status. */
+  private refreshInterfaces(): void {
+    for (const [key, dom] of this.domains) {
+      if (dom.stopping || !dom.attached.length) continue;
+      const [ns, name] = splitKey(key);
+      const vmi = this.api.tryGet(VMI, ns, name);
+      if (!vmi || vmi.metadata.uid !== dom.uid || (vmi.status as VmiStatus | undefined)?.phase !== 'Running') continue;
+      const next = this.interfaceStatus(vmi, dom);
+      if (JSON.stringify(next) === JSON.stringify((vmi.status as VmiStatus).interfaces)) continue;
+      dom.interfaces = next;
+      this.setVmiStatus(vmi, { interfaces: next });
+    }
   }
 
   private guestConfig(vmi: KObject, dir: string, dhcpLeases: GuestConfig['dhcpLeases'], defaultInterfaces: GuestConfig['defaultInterfaces']): GuestConfig {
@@ -228,6 +290,7 @@ export class VirtHandler extends Controller {
       await exited;
       clearTimeout(t);
     }
+    for (const a of dom.attached) await this.multus.detach(a).catch((e: Error) => console.error(`virt-handler: detach ${a.guestIfName}: ${e.message}`));
     await this.fabric.removePod(dom.pod.name);
     rmSync(dom.dir, { recursive: true, force: true });
   }
@@ -241,6 +304,7 @@ export class VirtHandler extends Controller {
 
   async stopAll(): Promise<void> {
     this.stop();
+    clearInterval(this.refresher);
     await this.pool.close();
     await Promise.all([...this.domains.keys()].map((k) => this.teardown(k).catch(() => undefined)));
   }

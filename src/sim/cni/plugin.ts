@@ -1,0 +1,38 @@
+// What Multus hands a CNI plugin when a VM's secondary interface is plumbed, and what it gets back.
+// Each plugin (bridge, ovn-k8s-cni-overlay, sriov, ...) is a module of its own that registers here.
+import type { KObject } from '../api/types.ts';
+import type { NadConfig } from '../api/admission/index.ts';
+import type { VmiInterface, VmiNetwork } from '../controllers/kubevirt-types.ts';
+import type { PodInfo } from '../fabric/topo.ts';
+import type { DhcpLease } from '../guest/config.ts';
+
+export interface AttachContext {
+  vmi: KObject;
+  /** The interface in spec.domain.devices.interfaces, and its network in spec.networks. */
+  iface: VmiInterface;
+  network: VmiNetwork;
+  nad: KObject;
+  config: NadConfig;
+  /** Fabric node name (node-N) the launcher pod runs on. */
+  node: string;
+  /** The virt-launcher pod's netns and addresses. */
+  pod: PodInfo;
+  /** The guest netns and the name the NIC gets in it (eth1, eth2, ... in interface order). */
+  guestNetns: string;
+  guestIfName: string;
+  mac: string;
+  /** Position in spec.domain.devices.interfaces. */
+  index: number;
+}
+
+export interface AttachResult {
+  /** What a DHCP server on that network hands this NIC, if the network has one. */
+  dhcpLease?: DhcpLease;
+}
+
+export interface CniPlugin {
+  /** The NAD config `type` this plugin serves. */
+  readonly type: string;
+  attach(ctx: AttachContext): Promise<AttachResult>;
+  detach(ctx: AttachContext): Promise<void>;
+}
