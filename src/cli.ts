@@ -5,7 +5,15 @@ const USAGE = `usage:
   kvnet sim up [--nodes N] [--kubeconfig FILE] [--mtu N] [--single-stack] [--port N] [--no-dataplane]
       start a simulated cluster in the foreground; prints "kvnet sim ready kubeconfig=<path>"
   kvnet ssh-proxy --kubeconfig FILE <namespace> <vmi> [port]
-      an OpenSSH ProxyCommand: stdin/stdout to <port> (default 22) of the VMI, over port-forward`;
+      an OpenSSH ProxyCommand: stdin/stdout to <port> (default 22) of the VMI, over port-forward
+  kvnet preflight [--kubeconfig FILE]
+      what this machine and the target cluster offer: tools, versions, nodes, dual-stack, MTU, API groups
+  kvnet cleanup --run-id ID [--kubeconfig FILE]
+      delete the namespaces a run left behind (label kvnet.io/run-id=ID)
+  kvnet report [--results DIR] [--out DIR]
+      build the single-file Allure HTML report from the last run (needs Java)
+  kvnet gate [--matrix FILE] [--require CAPABILITY] [--no-skips] [--allow-thresholds]
+      exit non-zero when the last run's conformance matrix has failures (for nightly CI)`;
 
 class UsageError extends Error {}
 
@@ -61,6 +69,35 @@ async function simUp(args: string[]): Promise<void> {
   console.log(`kvnet sim ready kubeconfig=${realpathSync(sim.kubeconfig)}`);
 }
 
+async function kubeFrom(flags: Flags) {
+  const { Kube } = await import('./kube/client.ts');
+  return flags.kubeconfig ? Kube.fromFile(flags.kubeconfig as string) : Kube.fromDefault();
+}
+
+async function preflight(args: string[]): Promise<void> {
+  const { flags, rest } = parseFlags(args, { kubeconfig: 'string' });
+  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  const { checkSimTools } = await import('./fixtures/preflight.ts');
+  try {
+    checkSimTools();
+    console.log('tools: everything the bundled sim needs is installed');
+  } catch (e) {
+    console.log(`tools: ${(e as Error).message}`);
+  }
+  const { discover } = await import('./kube/discovery.ts');
+  const facts = await discover(await kubeFrom(flags));
+  console.log(JSON.stringify(facts, null, 2));
+}
+
+async function cleanup(args: string[]): Promise<void> {
+  const { flags, rest } = parseFlags(args, { kubeconfig: 'string', 'run-id': 'string' });
+  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  if (!flags['run-id']) throw new UsageError('--run-id is required (the kvnet.io/run-id label value; see the report\'s environment panel)');
+  const { cleanupRun } = await import('./fixtures/lab.ts');
+  const gone = await cleanupRun(await kubeFrom(flags), flags['run-id'] as string);
+  console.log(gone.length ? `deleted namespaces: ${gone.join(', ')}` : 'nothing left behind');
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === 'sim' && sub === 'up') return simUp(rest);
@@ -71,6 +108,18 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write('', () => process.exit(code));
     return;
   }
+  if (cmd === 'report') {
+    const { runReport } = await import('./report/generate.ts');
+    process.exitCode = await runReport([sub, ...rest].filter((a): a is string => a !== undefined));
+    return;
+  }
+  if (cmd === 'gate') {
+    const { runGate } = await import('./report/gate.ts');
+    process.exitCode = runGate([sub, ...rest].filter((a): a is string => a !== undefined));
+    return;
+  }
+  if (cmd === 'preflight') return preflight([sub, ...rest].filter((a): a is string => a !== undefined));
+  if (cmd === 'cleanup') return cleanup([sub, ...rest].filter((a): a is string => a !== undefined));
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(USAGE); return; }
   throw new UsageError(`unknown command "${argv.join(' ')}"`);
 }

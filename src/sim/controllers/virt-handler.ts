@@ -106,9 +106,7 @@ export class VirtHandler extends Controller {
     if (!podObj) throw new Error('virt-launcher pod not found');
     const node = status.nodeName as string;
     const podKey = `${ns}.${podObj.metadata.name}`;
-    const T = performance.now(); const mark = (w: string) => process.env.KVNET_DEBUG_BOOT && console.error(`boot ${name} ${w} ${(performance.now() - T).toFixed(0)}ms`);
     const pod = await this.fabric.addPod(node, podKey);
-    mark('addPod');
     this.setPodRunning(podObj, pod, node);
 
     const ifaces = spec.domain.devices?.interfaces ?? [];
@@ -116,7 +114,6 @@ export class VirtHandler extends Controller {
     const masq = ifaces.find((i) => podNet && i.name === podNet.name && i.masquerade);
     if (!masq && podNet) throw new Error(`interface ${podNet.name}: only the masquerade binding is supported on the pod network by this sim`);
     const warm = await this.pool.take();
-    mark('take');
     const guestNetns = warm.netns;
     const leases: GuestConfig['dhcpLeases'] = {};
     const nics: GuestConfig['defaultInterfaces'] = [];
@@ -134,7 +131,6 @@ export class VirtHandler extends Controller {
       nics.push({ name: ifName(masq), mac });
       guestIP = plan.guest.ipv4.split('/')[0];
     }
-    mark('plumb');
     await this.faults.onPodPlumbed(pod);
     const attached: AttachContext[] = [];
     const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP, agent: warm.agent, dir: join(this.stateDir, 'guests', ns, name), interfaces: [], attached, masq: masq && { name: masq.name, mac: nics[0].mac } };
@@ -149,7 +145,6 @@ export class VirtHandler extends Controller {
       if (r.dhcpLease) leases[ctx.guestIfName] = r.dhcpLease;
       nics.push({ name: ctx.guestIfName, mac: ctx.mac });
     }
-    mark('secondary');
     const dir = dom.dir;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -166,7 +161,6 @@ export class VirtHandler extends Controller {
     });
     await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null ? `guest agent exited: ${warm.stderr().trim()}` : undefined));
 
-    mark('ready');
     dom.interfaces = this.interfaceStatus(vmi, dom);
     const fresh = this.api.tryGet(VMI, ns, name);
     if (!fresh || fresh.metadata.uid !== dom.uid) return;

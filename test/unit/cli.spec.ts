@@ -1,0 +1,79 @@
+// Bad input gets a message that says what to fix: CLI flags, profiles, gates.
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { expect, test } from '@playwright/test';
+import { loadProfile } from '../../src/fixtures/profile.ts';
+import { requestedProjects } from '../../src/fixtures/projects.ts';
+import { evaluateGate } from '../../src/report/gate.ts';
+import type { ConformanceMatrix } from '../../src/report/matrix-reporter.ts';
+
+const run = promisify(execFile);
+const dir = resolve('test-results', 'unit-cli');
+mkdirSync(dir, { recursive: true });
+
+async function kvnet(...args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const r = await run(process.execPath, ['bin/kvnet.js', ...args]);
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, out: err.stdout + err.stderr };
+  }
+}
+
+test('an unknown command, flag or out-of-range value exits 2 and says what to fix', async () => {
+  expect(await kvnet('sim', 'up', '--nodes', '0')).toMatchObject({ code: 2, out: expect.stringContaining('--nodes must be a whole number from 1 to 16 (got "0")') });
+  expect(await kvnet('sim', 'up', '--mtu', 'big')).toMatchObject({ code: 2, out: expect.stringContaining('--mtu must be a whole number from 1280 to 9000') });
+  expect(await kvnet('sim', 'up', '--colour')).toMatchObject({ code: 2, out: expect.stringContaining('unknown flag --colour; known flags: --nodes') });
+  expect(await kvnet('launch')).toMatchObject({ code: 2, out: expect.stringContaining('unknown command "launch"') });
+  expect(await kvnet('cleanup')).toMatchObject({ code: 2, out: expect.stringContaining('--run-id is required') });
+  expect(await kvnet('gate', '--matrix', resolve(dir, 'missing.json'))).toMatchObject({ code: 2, out: expect.stringContaining('run `npx playwright test` first') });
+});
+
+test('a profile with an unknown key, a wrong type or bad YAML is refused with the key named', () => {
+  const write = (name: string, text: string) => { const p = resolve(dir, name); writeFileSync(p, text); return p; };
+  expect(() => loadProfile('sim', write('a.yaml', 'thresholds:\n  masquerade:\n    icmpP99: 3\n'))).toThrow('unknown key "thresholds.masquerade.icmpP99"; allowed here: icmpP99Ms, maxLossPct, minTcpGbps');
+  expect(() => loadProfile('sim', write('b.yaml', 'thresholds:\n  masquerade:\n    minTcpGbps: fast\n'))).toThrow('"thresholds.masquerade.minTcpGbps" must be a non-negative number (got "fast")');
+  expect(() => loadProfile('sim', write('c.yaml', 'guest: [1'))).toThrow('not valid YAML');
+  expect(() => loadProfile('sim', resolve(dir, 'nope.yaml'))).toThrow('cannot read the file (ENOENT)');
+  const p = loadProfile('cluster', write('d.yaml', 'guest:\n  image: registry.example.com/img:1\n'));
+  expect(p.guest.image).toBe('registry.example.com/img:1');
+  expect(p.thresholds.masquerade.icmpP99Ms, 'untouched keys keep the target default').toBe(5);
+});
+
+test('projects: the cluster project is only declared when asked for', () => {
+  const saved = process.env.KVNET_PROJECTS;
+  try {
+    delete process.env.KVNET_PROJECTS;
+    expect(requestedProjects(['node', 'playwright', 'test'])).toEqual(['sim']);
+    delete process.env.KVNET_PROJECTS;
+    expect(requestedProjects(['node', 'playwright', 'test', '--project=cluster'])).toEqual(['cluster']);
+    delete process.env.KVNET_PROJECTS;
+    expect(requestedProjects(['x', '--project', 'sim', '--project', 'cluster'])).toEqual(['sim', 'cluster']);
+  } finally {
+    if (saved === undefined) delete process.env.KVNET_PROJECTS;
+    else process.env.KVNET_PROJECTS = saved;
+  }
+});
+
+test('the gate fails on a failed check, can forgive thresholds, and enforces required capabilities', () => {
+  const m: ConformanceMatrix = {
+    generatedAt: '', runStatus: 'failed', totals: { passed: 1, failed: 1, flaky: 0, skipped: 1, notrun: 0 },
+    capabilities: [
+      { capability: 'Masquerade', seed: ['8.2.1'], status: 'failed', checks: [
+        { title: 'ICMP latency', file: 'f', line: 1, seed: ['8.2.1'], status: 'failed', failureKind: 'threshold', reason: '[threshold] ICMP p99', durationMs: 1, retries: 0, metrics: [] },
+        { title: 'ports', file: 'f', line: 2, seed: ['8.2.1'], status: 'passed', durationMs: 1, retries: 0, metrics: [] },
+      ] },
+      { capability: 'Jumbo frames', seed: ['8.2.3'], status: 'skipped', checks: [{ title: 'mtu', file: 'f', line: 3, seed: ['8.2.3'], status: 'skipped', reason: 'no MTU', durationMs: 0, retries: 0, metrics: [] }] },
+    ],
+  };
+  const base = { matrix: '', require: [], noSkips: false, allowThresholds: false };
+  expect(evaluateGate(m, base).ok).toBe(false);
+  expect(evaluateGate(m, { ...base, allowThresholds: true }).ok).toBe(true);
+  expect(evaluateGate(m, { ...base, allowThresholds: true, noSkips: true }).ok).toBe(false);
+  const req = evaluateGate(m, { ...base, allowThresholds: true, require: ['Jumbo frames'] });
+  expect(req.ok).toBe(false);
+  expect(req.lines.join('\n')).toContain('required capability "Jumbo frames" did not pass any check');
+});
