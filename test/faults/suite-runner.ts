@@ -32,7 +32,7 @@ export async function runSuites(id: string, files: string[], kubeconfig: string,
   const json = resolve(dir, 'results.json');
   const args = ['playwright', 'test', ...files, '--reporter=json', `--output=${resolve(dir, 'out')}`, ...(target === 'cluster' ? ['--project=cluster'] : [])];
   const env: NodeJS.ProcessEnv = {
-    ...process.env, ...extraEnv, KVNET_NO_REPORT: '1', PLAYWRIGHT_JSON_OUTPUT_NAME: json, KVNET_RUN_ID: `nested-${id}`,
+    ...process.env, KVNET_PROFILE: resolve('test/fixtures/profiles/fast.yaml'), ...extraEnv, KVNET_NO_REPORT: '1', PLAYWRIGHT_JSON_OUTPUT_NAME: json, KVNET_RUN_ID: `nested-${id}`,
     ...(target === 'sim' ? { KVNET_SIM_KUBECONFIG: kubeconfig } : { KUBECONFIG: kubeconfig }),
   };
   delete env.KVNET_PROJECTS;
