@@ -66,6 +66,8 @@ export interface GuestInterfaceStatus {
 
 export interface GuestReady {
   time: string;
+  /** The agent's pid in the sandbox's PID namespace. */
+  pid: number;
   /** ms since agent process start. */
   startupMs: number;
   sshPort: number;

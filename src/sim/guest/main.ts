@@ -58,6 +58,7 @@ async function main(): Promise<void> {
   const links = await ipAddrJson().catch(() => []);
   const ready: GuestReady = {
     time: new Date().toISOString(),
+    pid: process.pid,
     startupMs: Math.round(performance.now()), // performance.now() counts from process start,
     sshPort: sshd.port,
     resolvConfPath: net.resolvConfPath,
