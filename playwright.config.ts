@@ -3,8 +3,10 @@
 import { defineConfig } from '@playwright/test';
 import type { TargetOptions } from './src/fixtures/test.ts';
 import { requestedProjects } from './src/fixtures/projects.ts';
+import { reportsDir } from './src/report/constants.ts';
 
 const projects = requestedProjects();
+const reports = reportsDir();
 
 export default defineConfig<TargetOptions>({
   testDir: 'suites',
@@ -17,11 +19,16 @@ export default defineConfig<TargetOptions>({
   globalSetup: './src/fixtures/global-setup.ts',
   reporter: [
     ['list'],
-    ['junit', { outputFile: 'reports/junit.xml' }],
-    ['allure-playwright', { resultsDir: 'reports/allure-results' }],
-    ['./src/report/matrix-reporter.ts', { outputDir: 'reports' }],
+    // Machine-readable results for tooling, when asked for.
+    ...(process.env.PLAYWRIGHT_JSON_OUTPUT_NAME ? [['json'] as ['json']] : []),
+    ['junit', { outputFile: `${reports}/junit.xml` }],
+    ['allure-playwright', { resultsDir: `${reports}/allure-results` }],
+    ['./src/report/matrix-reporter.ts', { outputDir: reports }],
     // Last: Playwright awaits reporters' onEnd in order, so the report sees every result.
-    ['./src/report/generate-reporter.ts', { enabled: !process.env.KVNET_NO_REPORT }],
+    ['./src/report/generate-reporter.ts', {
+      enabled: !process.env.KVNET_NO_REPORT,
+      resultsDir: `${reports}/allure-results`, reportDir: `${reports}/allure-report`, matrixHtml: `${reports}/conformance-matrix.html`,
+    }],
   ],
   projects: [
     { name: 'sim', use: { target: 'sim' } },

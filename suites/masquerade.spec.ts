@@ -81,7 +81,9 @@ test.describe('8.2.1 Configuring masquerade mode', () => {
   test("outgoing traffic is hidden behind the pod IP address", async () => {
     await capability('Pod network', 'Masquerade', '8.2.1', { placement: 'cross-node' });
     crossNode();
-    const r = await egressSource(far.guest, client.guest, client.podIPv4 as string, 9000);
+    const r = await egressSource(far.guest, client.guest, client.podIPv4 as string, 9000).catch((e: Error) => {
+      throw new Error(`the VM's outgoing connection to ${client.podIPv4}:9000 failed, so its egress is not masqueraded behind a routable pod IP: ${e.message}`);
+    });
     expect(r.sourceAddress, `the peer sees the sender's pod IP ${far.podIPv4}, not the guest's 10.0.2.2`).toBe(far.podIPv4);
   });
 });

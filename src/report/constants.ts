@@ -24,3 +24,8 @@ export interface MetricRecord {
   /** Undefined when no threshold was given. */
   pass?: boolean;
 }
+
+/** Where a run writes its reports; `KVNET_REPORT_DIR` moves them (self-tests run suites nested). */
+export function reportsDir(): string {
+  return process.env.KVNET_REPORT_DIR ?? 'reports';
+}

@@ -26,13 +26,15 @@ function stripAnsi(s: string): string {
 }
 
 /** `target`: 'sim' reuses the sim behind `kubeconfig`; 'cluster' runs --project=cluster against it. */
-export async function runSuites(id: string, files: string[], kubeconfig: string, target: 'sim' | 'cluster', extraEnv: Record<string, string> = {}): Promise<{ code: number | null; outcomes: Outcome[]; log: string }> {
+export async function runSuites(id: string, files: string[], kubeconfig: string, target: 'sim' | 'cluster', extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<{ code: number | null; outcomes: Outcome[]; log: string }> {
   const dir = resolve('test-results', 'nested', id);
   mkdirSync(dir, { recursive: true });
   const json = resolve(dir, 'results.json');
-  const args = ['playwright', 'test', ...files, '--reporter=json', `--output=${resolve(dir, 'out')}`, ...(target === 'cluster' ? ['--project=cluster'] : [])];
+  // PLAYWRIGHT_JSON_OUTPUT_NAME adds the JSON reporter to the config's own.
+  const args = ['playwright', 'test', ...files, `--output=${resolve(dir, 'out')}`, ...(target === 'cluster' ? ['--project=cluster'] : []), ...extraArgs];
   const env: NodeJS.ProcessEnv = {
-    ...process.env, KVNET_PROFILE: resolve('test/fixtures/profiles/fast.yaml'), ...extraEnv, KVNET_NO_REPORT: '1', PLAYWRIGHT_JSON_OUTPUT_NAME: json, KVNET_RUN_ID: `nested-${id}`,
+    ...process.env, KVNET_PROFILE: resolve('test/fixtures/profiles/fast.yaml'), KVNET_NO_REPORT: '1', KVNET_REPORT_DIR: resolve(dir, 'reports'),
+    PLAYWRIGHT_JSON_OUTPUT_NAME: json, KVNET_RUN_ID: `nested-${id}`, ...extraEnv,
     ...(target === 'sim' ? { KVNET_SIM_KUBECONFIG: kubeconfig } : { KUBECONFIG: kubeconfig }),
   };
   delete env.KVNET_PROJECTS;
