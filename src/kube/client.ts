@@ -39,6 +39,11 @@ export class Kube {
     return (await this.objects.patch(obj, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)) as T;
   }
 
+  /** JSON merge patch (RFC 7386): `obj` names the object and carries only the fields to change. */
+  async mergePatch<T extends KObject>(obj: KObject, fieldManager = 'kvnet'): Promise<T> {
+    return (await this.objects.patch(obj, undefined, undefined, fieldManager, undefined, PatchStrategy.MergePatch)) as T;
+  }
+
   async get<T extends KObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T | undefined> {
     try {
       return (await this.objects.read({ apiVersion, kind, metadata: { name, namespace } })) as T;

@@ -22,8 +22,9 @@ export async function startBackground(t: Exec, cmd: string, opts: StartBackgroun
   const log = `/tmp/kvnet-probe-${opts.port}-${process.pid}-${++seq}.log`;
   const started = await t.exec(`nohup ${cmd} </dev/null >${log} 2>&1 & echo $!`, { timeoutMs: 15_000 });
   const pid = Number.parseInt(started.stdout.trim(), 10);
-  if (started.code !== 0 || !Number.isInteger(pid)) {
-    throw new Error(`${targetName(t)}: could not start '${cmd}': ${excerpt(started.stderr || started.stdout)}`);
+  // A lost exit status (code null) with a pid printed is still a start; the readiness poll below decides.
+  if ((started.code !== 0 && started.code !== null) || !Number.isInteger(pid)) {
+    throw new Error(`${targetName(t)}: could not start '${cmd}' (exit ${started.code}): ${excerpt(started.stderr || started.stdout)}`);
   }
   const stop = async (): Promise<void> => {
     await t.exec(`kill ${pid} 2>/dev/null; rm -f ${log}`, { timeoutMs: 15_000 }).catch(() => undefined);

@@ -9,3 +9,4 @@ export * from './egress-source.ts';
 export * from './dns.ts';
 export * from './harness-timing.ts';
 export { startBackground, type BackgroundProcess, type StartBackgroundOptions } from './background.ts';
+export * from './request-latency.ts';

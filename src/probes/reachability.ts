@@ -101,7 +101,8 @@ export async function startUdpEcho(guest: Exec, port: number, opts: ResponderOpt
 /** TCP server that sends `text` to each client and closes. Returns the stop function. */
 export async function startTcpResponder(guest: Exec, port: number, text: string, opts: ResponderOptions = {}): Promise<() => Promise<void>> {
   // Serve a file with -U (right-to-left only) so the text needs no escaping for socat's address parser.
-  const file = `/tmp/kvnet-resp-${port}-${process.pid}-${Date.now()}`;
+  // Unique per call: parallel responders (and a sim's guests, which share the host's /tmp) must not share a file.
+  const file = `/tmp/kvnet-resp-${port}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const w = await guest.exec(`printf %s ${shq(text)} > ${file}`, { timeoutMs: 15_000 });
   if (w.code !== 0) throw new Error(`startTcpResponder: could not write ${file}: ${excerpt(w.stderr)}`);
   const cmd = `socat -U ${shq(listenAddr('TCP', 'LISTEN', port, opts.family))} OPEN:${file}`;

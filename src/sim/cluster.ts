@@ -14,6 +14,8 @@ export interface SimSettings {
   /** Pod network MTU. */
   mtu: number;
   baseDomain: string;
+  /** `127.x.y`: the host-loopback /24 of this sim's node ExternalIPs and LoadBalancer pool (random per sim). */
+  externalNet?: string;
 }
 
 export const DEFAULT_SETTINGS: SimSettings = { nodes: 2, dualStack: true, mtu: 1400, baseDomain: 'kvnet.example.com' };
@@ -26,6 +28,16 @@ export const KUBEVIRT_VERSION = 'v1.3.1';
 
 export function nodeName(i: number): string {
   return `node-${i}`;
+}
+
+/** The node's address as seen from outside the cluster: on host loopback, where the sim's host side listens. */
+export function nodeExternalIP(externalNet: string, i: number): string {
+  return `${externalNet}.${10 + i}`;
+}
+
+/** The MetalLB pool: addresses on host loopback next to the nodes'. */
+export function loadBalancerPool(externalNet: string): string[] {
+  return Array.from({ length: 51 }, (_, k) => `${externalNet}.${200 + k}`);
 }
 
 /** The node's address on the machine network (the fabric puts the same on its eth0). */
@@ -100,7 +112,11 @@ export class SimCluster {
       spec: { podCIDR: `10.128.${i - 1}.0/24`, podCIDRs: [`10.128.${i - 1}.0/24`, ...(this.settings.dualStack ? [`fd01:0:0:${i}::/64`] : [])] },
       status: {
         capacity: resources, allocatable: resources,
-        addresses: [{ type: 'InternalIP', address: nodeInternalIP(i) }, { type: 'Hostname', address: name }],
+        addresses: [
+          { type: 'InternalIP', address: nodeInternalIP(i) },
+          ...(this.settings.externalNet ? [{ type: 'ExternalIP', address: nodeExternalIP(this.settings.externalNet, i) }] : []),
+          { type: 'Hostname', address: name },
+        ],
         conditions: [
           { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available', lastHeartbeatTime: t, lastTransitionTime: t },
           { type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure', lastHeartbeatTime: t, lastTransitionTime: t },

@@ -2,7 +2,10 @@
 // the data plane in the sandbox this process runs in.
 import { validate as validateAdmission } from './api/admission/index.ts';
 import { ApiServer, type KubevirtSubresources } from './api/server.ts';
-import { SimCluster, type SimSettings } from './cluster.ts';
+import { serviceAllocator } from './api/service-allocator.ts';
+import { SimCluster, loadBalancerPool, type SimSettings } from './cluster.ts';
+import { EndpointsController } from './controllers/endpoints.ts';
+import { MetalLB } from './controllers/metallb.ts';
 
 export interface SimOptions {
   settings: SimSettings;
@@ -26,13 +29,18 @@ export class Sim {
 
   static async start(opts: SimOptions): Promise<Sim> {
     const cluster = new SimCluster(opts.settings);
+    cluster.registry.mutators.push(serviceAllocator(opts.settings));
     cluster.registry.validators.push(validateAdmission);
     cluster.seed();
+    // Service networking's control plane runs with or without packets.
+    const endpoints = new EndpointsController(cluster.registry);
+    cluster.use(endpoints);
+    if (opts.settings.externalNet) cluster.use(new MetalLB(cluster.registry, loadBalancerPool(opts.settings.externalNet)));
     let dataPlane: DataPlane | undefined;
     if (opts.dataPlane) {
       // Loaded lazily: the fabric needs the sandbox, the control plane alone does not.
       const { startDataPlane } = await import('./data-plane.ts');
-      dataPlane = await startDataPlane(cluster, opts.stateDir);
+      dataPlane = await startDataPlane(cluster, opts.stateDir, { endpoints });
     }
     cluster.start();
     const api = new ApiServer({ registry: cluster.registry, token: opts.token, tls: opts.tls, subresources: dataPlane?.subresources });

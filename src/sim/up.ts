@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_SETTINGS, type SimSettings } from './cluster.ts';
 import { Edge } from './edge.ts';
 import { startSandbox, type SandboxProcess } from './fabric/sandbox.ts';
+import { HostForwarder } from './ingress/host-forwarder.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { Sim, type SimOptions } from './sim.ts';
 import { makeServingCert } from './tls.ts';
@@ -34,7 +35,8 @@ export interface SimHandle {
 const here = dirname(fileURLToPath(import.meta.url));
 
 export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
-  const settings: SimSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  // Node ExternalIPs and LoadBalancer addresses: a host-loopback /24 of our own, so sims do not collide.
+  const settings: SimSettings = { ...DEFAULT_SETTINGS, externalNet: `127.${1 + randomBytes(1)[0] % 254}.${randomBytes(1)[0]}`, ...opts.settings };
   const kubeconfig = resolve(opts.kubeconfig ?? '.kvnet/kubeconfig');
   const runDir = resolve(dirname(kubeconfig), 'run');
   removeStale(runDir);
@@ -66,7 +68,9 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
     const edge = new Edge(apiSocket);
     const port = await edge.listen(opts.port ?? 0);
     server = `https://127.0.0.1:${port}`;
+    const forwarder = new HostForwarder(stateDir).start();
     stopInner = async () => {
+      await forwarder.close();
       await edge.close();
       await sandbox.stop();
     };

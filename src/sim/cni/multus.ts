@@ -7,6 +7,8 @@ import type { KObject } from '../api/types.ts';
 import type { AttachContext, AttachResult, CniPlugin } from './plugin.ts';
 
 const NAD = kindOf('k8s.cni.cncf.io/v1', 'NetworkAttachmentDefinition') as Kind;
+/** Multus `globalNamespaces` on OpenShift: NADs there are usable from every namespace. */
+export const GLOBAL_NAMESPACES = ['default', 'openshift-multus', 'openshift-sriov-network-operator'];
 
 export class Multus {
   private readonly plugins = new Map<string, CniPlugin>();
@@ -20,6 +22,11 @@ export class Multus {
   /** `networkName` is `name` (the VM's namespace) or `namespace/name`, as in KubeVirt. */
   resolve(vmNamespace: string, networkName: string): { nad: KObject; plugin: CniPlugin; config: NonNullable<ReturnType<typeof parseNadConfig>> } {
     const [ns, name] = networkName.includes('/') ? networkName.split('/', 2) : [vmNamespace, networkName];
+    // OpenShift runs Multus with namespaceIsolation: a NAD must be in the VM's namespace (§8.5.2:
+    // "The NAD and the VM must be in the same namespace") or one of the global namespaces.
+    if (ns !== vmNamespace && !GLOBAL_NAMESPACES.includes(ns)) {
+      throw new Error(`namespace isolation violation: the VM is in namespace ${vmNamespace} but refers to network-attachment-definition ${ns}/${name}; a NAD must be in the VM's namespace (or one of ${GLOBAL_NAMESPACES.join(', ')})`);
+    }
     const nad = this.api.tryGet(NAD, ns, name);
     if (!nad) throw new Error(`network-attachment-definition ${ns}/${name} not found`);
     const config = parseNadConfig(nad);

@@ -26,9 +26,20 @@ const NODE = kindOf('v1', 'Node') as Kind;
 /** Resources the sim tracks per node; cpu and memory are plentiful and not modelled. */
 const COUNTED = (r: string) => r.includes('/') && !r.startsWith('devices.kubevirt.io/');
 
+/** An out-of-tree Filter plugin: why `node` cannot take `pod`, or undefined. */
+export type NodeFilter = (pod: KObject, node: KObject) => string | undefined;
+
 export class KubeScheduler extends Controller {
+  private readonly filters: NodeFilter[] = [];
+
   constructor(api: Registry) {
     super(api, 'kube-scheduler');
+  }
+
+  /** Adds a Filter plugin (the scheduler framework's extension point), run after the built-in filters. */
+  addFilter(f: NodeFilter): this {
+    this.filters.push(f);
+    return this;
   }
 
   protected keysFor(e: StoreEvent): string[] {
@@ -100,6 +111,10 @@ export class KubeScheduler extends Controller {
       const used = this.api.store.list(POD).filter((p) => p.metadata.uid !== pod.metadata.uid && (p.spec as PodSpec).nodeName === node.metadata.name)
         .reduce((n, p) => n + (requests(p.spec as PodSpec)[res] ?? 0), 0);
       if (used + qty > Number(alloc[res] ?? 0)) return `Insufficient ${res}`;
+    }
+    for (const f of this.filters) {
+      const why = f(pod, node);
+      if (why) return why;
     }
     return undefined;
   }

@@ -7,6 +7,7 @@ import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
 import { recordEvent } from './events.ts';
+import { networkResourceRequests } from './network-resources.ts';
 import {
   CREATED_BY_LABEL, VMI_FINALIZER, VM_LABEL, now, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
@@ -176,6 +177,7 @@ export class VirtController extends Controller {
     const ns = vmi.metadata.namespace as string;
     const name = `virt-launcher-${vmi.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const multus = (spec.networks ?? []).filter((n) => n.multus).map((n) => ({ name: n.multus?.networkName, interface: `pod${hashName(n.name)}`, namespace: ns }));
+    const devices = { 'devices.kubevirt.io/kvm': '1', 'devices.kubevirt.io/tun': '1', 'devices.kubevirt.io/vhost-net': '1', ...networkResourceRequests(this.api, ns, spec.networks ?? []) };
     const pod = this.api.create(POD, ns, {
       apiVersion: 'v1', kind: 'Pod',
       metadata: {
@@ -196,7 +198,7 @@ export class VirtController extends Controller {
         containers: [{
           name: 'compute', image: 'registry.redhat.io/container-native-virtualization/virt-launcher-rhel9:v4.17',
           command: ['/usr/bin/virt-launcher-monitor', '--qemu-timeout', '5m', '--name', vmi.metadata.name as string, '--uid', vmi.metadata.uid as string, '--namespace', ns],
-          resources: { requests: { 'devices.kubevirt.io/kvm': '1', 'devices.kubevirt.io/tun': '1', 'devices.kubevirt.io/vhost-net': '1' }, limits: { 'devices.kubevirt.io/kvm': '1', 'devices.kubevirt.io/tun': '1', 'devices.kubevirt.io/vhost-net': '1' } },
+          resources: { requests: { ...devices }, limits: { ...devices } },
         }],
         restartPolicy: 'Never',
         terminationGracePeriodSeconds: 30,

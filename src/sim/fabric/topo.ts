@@ -12,6 +12,10 @@ import { Netns, netnsName, netnsSysctls } from './netns.ts';
 import { Node, POD_BRIDGE } from './node.ts';
 import { Veth } from './veth.ts';
 import type { GuestDefaults } from './ipam.ts';
+import { MacSpoofCheck } from './attachment.ts';
+import { MachineNetwork } from './machine-network.ts';
+import { NodeBridges } from './node-bridges.ts';
+import { OverlaySegments } from './segment.ts';
 
 export const MACHINE_NETNS = 'machine';
 export const MACHINE_BRIDGE = 'br-machine';
@@ -60,9 +64,22 @@ export class Fabric {
   private readonly pods = new Map<string, PodState>();
   private readonly overlayDrops = new Map<string, [Node, Node]>();
   private vethSeq = 0;
+  /** Secondary networks: spare NICs and VLANs on the machine network, node bridges, OVN overlays, MAC spoof checks. */
+  readonly machineNet: MachineNetwork;
+  readonly bridges: NodeBridges;
+  readonly overlays: OverlaySegments;
+  readonly macSpoofCheck = new MacSpoofCheck();
 
   private constructor(readonly mtu: number, readonly dualStack: boolean, count: number) {
     this.nodes = Array.from({ length: count }, (_, i) => new Node(i + 1, mtu, dualStack));
+    this.machineNet = new MachineNetwork(this.machine, MACHINE_BRIDGE, this.nodes, mtu + 100);
+    this.bridges = new NodeBridges(this.nodes, this.machineNet);
+    this.overlays = new OverlaySegments(this.nodes, mtu + 100);
+  }
+
+  /** A new "physical" NIC on a node, cabled to br-machine (spare NICs, SR-IOV PFs, ...). */
+  addNodeNic(node: string, name: string, opts?: { mtu?: number; mac?: string }): ReturnType<MachineNetwork['addNodeNic']> {
+    return this.machineNet.addNodeNic(node, name, opts);
   }
 
   static async create(opts: FabricOptions): Promise<Fabric> {
@@ -90,6 +107,7 @@ export class Fabric {
       await n.netns.ip(n.setupLines(peers));
       await bridgeBatch(n.fdbLines(peers), n.name);
     }));
+    await this.machineNet.build();
   }
 
   node(name: string): Node {
@@ -223,6 +241,7 @@ export class Fabric {
   /** Remove every netns the fabric made (pods, guests, nodes, switch). */
   async destroy(): Promise<void> {
     await Promise.all([...this.pods.keys()].map((p) => this.removePod(p)));
+    await this.machineNet.destroy();
     const names = [MACHINE_NETNS, ...this.nodes.map((n) => n.name)];
     await ipBatch(names.map((n) => `netns delete ${n}`)).catch(() =>
       Promise.all(names.map((n) => run(['ip', 'netns', 'delete', n], { allowFail: true }))));

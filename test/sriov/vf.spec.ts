@@ -1,0 +1,108 @@
+// VFs in guests (§8.6.2, §8.6.3): the VF arrives with the interface MAC; spoofChk, linkState and
+// VLAN act on it; too many VFs, or netdevice VFs, keep a VM from scheduling.
+import { expect, test } from '@playwright/test';
+import type { KObject } from '../../src/kube/client.ts';
+import { masqueradeVm } from '../../src/kube/vm.ts';
+import { DataPlaneSim, type TestVm } from '../sim/helpers.ts';
+import { allocatable, policy, settled, sriovNetwork, withSriov } from './helpers.ts';
+
+test.describe.configure({ mode: 'serial' });
+
+let sim: DataPlaneSim;
+let a: TestVm; // node-1, net-on
+let b: TestVm; // node-2, net-on
+let c: TestVm; // node-2, net-vlan7 (another VLAN)
+let d: TestVm; // node-1, net-down (linkState disable)
+const MAC = { a: '02:aa:00:00:00:0a', b: '02:aa:00:00:00:0b', c: '02:aa:00:00:00:0c', d: '02:aa:00:00:00:0d' };
+const NAD = 'k8s.cni.cncf.io/v1';
+
+async function events(reason: string): Promise<string[]> {
+  const all = await sim.kube.list<KObject>('v1', 'Event', sim.namespace);
+  return all.filter((e) => e.reason === reason).map((e) => String(e.message));
+}
+
+const ping = (from: TestVm, to: string) => from.guest.exec(`ping -c 2 -i 0.2 -W 1 ${to}`).then((r) => r.code === 0);
+
+test.beforeAll(async () => {
+  sim = await DataPlaneSim.start('sriov-vf');
+  await sim.kube.create(policy('vfio', { resourceName: 'vfionics', numVfs: 3, nicSelector: { pfNames: ['ens1f0'] } }));
+  await sim.kube.create(policy('netdev', { resourceName: 'netdevnics', numVfs: 2, deviceType: 'netdevice', nicSelector: { pfNames: ['eno3'] } }));
+  for (const [name, extra] of [['net-on', {}], ['net-vlan7', { vlan: 7 }], ['net-down', { linkState: 'disable' }], ['net-netdev', { resourceName: 'netdevnics' }]] as const) {
+    await sim.kube.create(sriovNetwork(name, { resourceName: 'vfionics', networkNamespace: sim.namespace, spoofChk: 'on', ...extra }));
+  }
+  await sim.kube.waitFor(async () => (await allocatable(sim, 'node-2', 'openshift.io/vfionics')) === 3 && (await allocatable(sim, 'node-1', 'openshift.io/vfionics')) === 3, { what: 'VFs', timeoutMs: 20_000 });
+  await settled(sim, ['node-1', 'node-2']);
+  await sim.kube.waitFor(async () => (await sim.kube.list(NAD, 'NetworkAttachmentDefinition', sim.namespace)).length === 4, { what: 'NADs', timeoutMs: 10_000 });
+  [a, b, c, d] = await Promise.all([
+    sim.vm({ name: 'a', node: 'node-1', customize: withSriov('net-on', { mac: MAC.a, cidr: '10.56.217.10/24' }) }),
+    sim.vm({ name: 'b', node: 'node-2', customize: withSriov('net-on', { mac: MAC.b, cidr: '10.56.217.11/24' }) }),
+    sim.vm({ name: 'c', node: 'node-2', customize: withSriov('net-vlan7', { mac: MAC.c, cidr: '10.56.217.12/24' }) }),
+    sim.vm({ name: 'd', node: 'node-1', customize: withSriov('net-down', { mac: MAC.d, cidr: '10.56.217.13/24' }) }),
+  ]);
+});
+
+test.afterAll(async () => {
+  await sim?.stop();
+});
+
+test('the virt-launcher pod requests one openshift.io/<resource> per SR-IOV interface', async () => {
+  const pods = await sim.kube.list<KObject>('v1', 'Pod', sim.namespace, 'vm.kubevirt.io/name=a');
+  const req = (pods[0]?.spec as { containers: { resources: { requests: Record<string, string>; limits: Record<string, string> } }[] }).containers[0].resources;
+  expect(req.requests['openshift.io/vfionics']).toBe('1');
+  expect(req.limits['openshift.io/vfionics']).toBe('1');
+});
+
+test('the VF is the guest NIC with the interface MAC, as the VMI status reports', async () => {
+  const link = await a.guest.execOk('ip -o link show eth1');
+  expect(link).toContain(`link/ether ${MAC.a}`);
+  expect(await a.guest.execOk('ip -4 -o addr show eth1')).toContain('10.56.217.10/24');
+  const vmi = await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'a');
+  expect((vmi?.status as { interfaces: { name: string; mac: string }[] }).interfaces.find((i) => i.name === 'sriov0')?.mac).toBe(MAC.a);
+});
+
+test('VFs on the same network reach each other across nodes', async () => {
+  expect(await ping(a, '10.56.217.11')).toBe(true);
+});
+
+test('a VF on another VLAN is not reachable', async () => {
+  expect(await ping(c, '10.56.217.11')).toBe(false);
+  expect(await ping(a, '10.56.217.12')).toBe(false);
+});
+
+// The sim cannot drop a macvlan's carrier alone: the VF is handed over down, and the switch drops
+// its frames, so it passes nothing even after cloud-init (or the user) sets it up.
+test('linkState disable: the VF passes nothing, even set up in the guest', async () => {
+  await d.guest.execOk('ip link set eth1 up');
+  expect(await ping(d, '10.56.217.10')).toBe(false);
+});
+
+test('spoofChk on: frames from a MAC the guest changed are dropped; the assigned MAC works again', async () => {
+  await a.guest.execOk('ip link set eth1 address 02:aa:00:00:00:99');
+  expect(await ping(a, '10.56.217.11')).toBe(false);
+  await a.guest.execOk(`ip link set eth1 address ${MAC.a}`);
+  expect(await ping(a, '10.56.217.11')).toBe(true);
+});
+
+test('VF exhaustion: one VF more than a node has leaves the VM ErrorUnschedulable with Insufficient openshift.io/vfionics', async () => {
+  await sim.kube.create(masqueradeVm({ name: 'hog', namespace: sim.namespace, sshKeySecret: 'ssh-key', node: 'node-1', customize: withSriov('net-on', { count: 3 }) }));
+  await sim.kube.waitFor(async () => {
+    const vm = await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachine', sim.namespace, 'hog');
+    return (vm?.status as { printableStatus?: string } | undefined)?.printableStatus === 'ErrorUnschedulable';
+  }, { what: 'hog ErrorUnschedulable', timeoutMs: 15_000 });
+  expect((await events('FailedScheduling')).join('\n')).toMatch(/Insufficient openshift\.io\/vfionics/);
+  await sim.kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'hog', namespace: sim.namespace } });
+});
+
+test('a VM on a netdevice resource is refused at scheduling: VMs need vfio-pci', async () => {
+  await sim.kube.create(masqueradeVm({ name: 'netdev', namespace: sim.namespace, sshKeySecret: 'ssh-key', customize: withSriov('net-netdev') }));
+  await sim.kube.waitFor(async () => (await events('FailedScheduling')).some((m) => m.includes('vfio-pci')), { what: 'FailedScheduling naming vfio-pci', timeoutMs: 15_000 });
+  const vmi = await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'netdev');
+  expect((vmi?.status as { phase?: string }).phase).toBe('Scheduling');
+});
+
+test('deleting a VM returns its VF: a new VM gets one on that node', async () => {
+  await sim.kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'd', namespace: sim.namespace } });
+  await sim.kube.waitFor(async () => !(await sim.kube.get('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'd')), { what: 'd gone', timeoutMs: 20_000 });
+  const e = await sim.vm({ name: 'e', node: 'node-1', customize: withSriov('net-on', { mac: '02:aa:00:00:00:0e', cidr: '10.56.217.14/24' }) });
+  expect(await ping(e, '10.56.217.11')).toBe(true);
+});
