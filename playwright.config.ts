@@ -14,7 +14,9 @@ export default defineConfig<TargetOptions>({
   timeout: 300_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
-  workers: 2,
+  // One spec at a time on the shared sim: concurrent suites showed a cross-node ICMP loss
+  // (open issue), and on a 2-core machine the booted VMs, not the workers, set the pace.
+  workers: 1,
   retries: 0,
   globalSetup: './src/fixtures/global-setup.ts',
   reporter: [
