@@ -1,13 +1,14 @@
 // §8.5 Connecting a virtual machine to a Linux bridge network: NNCP → NAD → VM interface.
 import { test, expect } from '../src/fixtures/test.ts';
 import type { LabVm, Scope } from '../src/fixtures/lab.ts';
-import { capability, measured, threshold } from '../src/fixtures/annotate.ts';
+import { capability } from '../src/fixtures/annotate.ts';
+import { measureLatency, measureThroughput } from '../src/fixtures/measure.ts';
 import { RUN_LABEL } from '../src/fixtures/lab.ts';
 import {
   addSecondaryNics, bridgeNad, conditionsOf, linuxBridgeNncp, NAD_API, NNCP_API, removeNncp, waitNncp, type Condition,
 } from '../src/fixtures/secondary.ts';
 import type { KObject } from '../src/kube/client.ts';
-import { icmpLatency, tcpConnect, tcpThroughput } from '../src/probes/index.ts';
+import { tcpConnect } from '../src/probes/index.ts';
 
 const BRIDGE = 'kvbr-lb';
 const IPERF_PORT = 5201;
@@ -146,18 +147,11 @@ test.describe('8.5.2 Creating a Linux bridge NAD', () => {
 test.describe('Measured on the Linux bridge network', () => {
   test('ICMP latency guest to guest over the bridge, cross-node', async ({ lab }) => {
     await capability('Secondary networks', 'Linux bridge', '8.5.3', { placement: 'cross-node', family: 'IPv4' });
-    const m = lab.profile.measure;
-    const r = await icmpLatency(a.guest, '10.201.0.2', { count: m.pingCount, intervalS: m.pingIntervalS, family: 4 });
-    await measured('icmp-linux-bridge', r.samples, r.stats, 'ms', 'histogram');
-    const t = lab.profile.thresholds.secondary;
-    await threshold('ICMP loss linux-bridge', r.stats.lossPct, '<=', t.maxLossPct, '%');
-    await threshold('ICMP p99 RTT linux-bridge', r.stats.p99, '<=', t.icmpP99Ms, 'ms');
+    await measureLatency(lab.profile, a.guest, '10.201.0.2', { key: 'linux-bridge', label: 'linux-bridge' }, lab.profile.thresholds.secondary);
   });
 
   test('TCP throughput guest to guest over the bridge, cross-node', async ({ lab }) => {
     await capability('Secondary networks', 'Linux bridge', '8.5.3', { placement: 'cross-node', family: 'IPv4' });
-    const r = await tcpThroughput(a.guest, b.guest, '10.201.0.2', { seconds: lab.profile.measure.iperfSeconds, port: IPERF_PORT });
-    await measured('tcp-linux-bridge', r.intervals.map((x) => x / 1e9), r.stats, 'Gbit/s', 'line', { bitsPerSecond: r.bitsPerSecond, retransmits: r.retransmits });
-    await threshold('TCP throughput linux-bridge', r.bitsPerSecond / 1e9, '>=', lab.profile.thresholds.secondary.minTcpGbps, 'Gbit/s');
+    await measureThroughput(lab.profile, a.guest, b.guest, '10.201.0.2', IPERF_PORT, { key: 'linux-bridge', label: 'linux-bridge' }, lab.profile.thresholds.secondary);
   });
 });

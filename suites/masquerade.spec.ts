@@ -1,8 +1,9 @@
 // §8.2 Connecting a virtual machine to the default pod network (masquerade binding).
 import { test, expect } from '../src/fixtures/test.ts';
 import type { LabVm, Scope } from '../src/fixtures/lab.ts';
-import { capability, measured, threshold } from '../src/fixtures/annotate.ts';
-import { dfPing, egressSource, icmpLatency, startTcpResponder, tcpConnect, tcpThroughput } from '../src/probes/index.ts';
+import { capability } from '../src/fixtures/annotate.ts';
+import { measureLatency, measureThroughput } from '../src/fixtures/measure.ts';
+import { dfPing, egressSource, icmpLatency, startTcpResponder, tcpConnect } from '../src/probes/index.ts';
 
 // Not serial: a failed check must not skip the rest. After a failure Playwright starts a new
 // worker, and beforeAll boots the VMs again in a fresh namespace.
@@ -137,21 +138,14 @@ test.describe('Measured on the pod network', () => {
       if (placement === 'cross-node') crossNode();
       // Towards `client`, whose empty ports list lets ICMP through to the guest (with a list, the pod answers).
       const peer = placement === 'same-node' ? near : far;
-      const m = lab.profile.measure;
-      const r = await icmpLatency(peer.guest, client.podIPv4 as string, { count: m.pingCount, intervalS: m.pingIntervalS, family: 4 });
-      await measured(`icmp-${placement}`, r.samples, r.stats, 'ms', 'histogram');
-      const t = lab.profile.thresholds.masquerade;
-      await threshold(`ICMP loss ${placement}`, r.stats.lossPct, '<=', t.maxLossPct, '%');
-      await threshold(`ICMP p99 RTT ${placement}`, r.stats.p99, '<=', t.icmpP99Ms, 'ms');
+      await measureLatency(lab.profile, peer.guest, client.podIPv4 as string, { key: placement, label: placement }, lab.profile.thresholds.masquerade);
     });
 
     test(`TCP throughput guest to guest, ${placement}`, async ({ lab }) => {
       await capability('Pod network', 'Masquerade', '8.2.1', { placement, family: 'IPv4' });
       if (placement === 'cross-node') crossNode();
       const peer = placement === 'same-node' ? near : far;
-      const r = await tcpThroughput(client.guest, peer.guest, peer.podIPv4 as string, { seconds: lab.profile.measure.iperfSeconds, port: IPERF_PORT });
-      await measured(`tcp-${placement}`, r.intervals.map((b) => b / 1e9), r.stats, 'Gbit/s', 'line', { bitsPerSecond: r.bitsPerSecond, retransmits: r.retransmits });
-      await threshold(`TCP throughput ${placement}`, r.bitsPerSecond / 1e9, '>=', lab.profile.thresholds.masquerade.minTcpGbps, 'Gbit/s');
+      await measureThroughput(lab.profile, client.guest, peer.guest, peer.podIPv4 as string, IPERF_PORT, { key: placement, label: placement }, lab.profile.thresholds.masquerade);
     });
   }
 });

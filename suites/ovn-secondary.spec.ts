@@ -2,13 +2,14 @@
 // MultiNetworkPolicy).
 import { test, expect } from '../src/fixtures/test.ts';
 import type { LabVm, Scope } from '../src/fixtures/lab.ts';
-import { capability, measured, threshold } from '../src/fixtures/annotate.ts';
+import { capability } from '../src/fixtures/annotate.ts';
+import { measureLatency, measureThroughput } from '../src/fixtures/measure.ts';
 import { RUN_LABEL } from '../src/fixtures/lab.ts';
 import {
   addSecondaryNics, bridgeMappingNncp, MNP_API, offsetIPv4, ovnNad, removeNncp, waitNncp,
 } from '../src/fixtures/secondary.ts';
 import type { KObject } from '../src/kube/client.ts';
-import { dfPing, icmpLatency, startTcpResponder, tcpConnect, tcpThroughput } from '../src/probes/index.ts';
+import { dfPing, startTcpResponder, tcpConnect } from '../src/probes/index.ts';
 
 const MTU = 1300;
 const IPERF_PORT = 5201;
@@ -162,19 +163,12 @@ test.describe('8.8 MultiNetworkPolicy on an OVN-Kubernetes secondary network', (
 test.describe('Measured on the OVN-Kubernetes layer2 network', () => {
   test('ICMP latency guest to guest over layer2, cross-node', async ({ lab }) => {
     await capability('Secondary networks', 'OVN-Kubernetes layer2', '8.8.1.1', { placement: 'cross-node', family: 'IPv4' });
-    const m = lab.profile.measure;
-    const r = await icmpLatency(x.guest, '10.202.0.2', { count: m.pingCount, intervalS: m.pingIntervalS, family: 4 });
-    await measured('icmp-ovn-layer2', r.samples, r.stats, 'ms', 'histogram');
-    const t = lab.profile.thresholds.secondary;
-    await threshold('ICMP loss ovn-layer2', r.stats.lossPct, '<=', t.maxLossPct, '%');
-    await threshold('ICMP p99 RTT ovn-layer2', r.stats.p99, '<=', t.icmpP99Ms, 'ms');
+    await measureLatency(lab.profile, x.guest, '10.202.0.2', { key: 'ovn-layer2', label: 'ovn-layer2' }, lab.profile.thresholds.secondary);
   });
 
   test('TCP throughput guest to guest over layer2, cross-node', async ({ lab }) => {
     await capability('Secondary networks', 'OVN-Kubernetes layer2', '8.8.1.1', { placement: 'cross-node', family: 'IPv4' });
-    const r = await tcpThroughput(x.guest, y.guest, '10.202.0.2', { seconds: lab.profile.measure.iperfSeconds, port: IPERF_PORT });
-    await measured('tcp-ovn-layer2', r.intervals.map((v) => v / 1e9), r.stats, 'Gbit/s', 'line', { bitsPerSecond: r.bitsPerSecond, retransmits: r.retransmits });
-    await threshold('TCP throughput ovn-layer2', r.bitsPerSecond / 1e9, '>=', lab.profile.thresholds.secondary.minTcpGbps, 'Gbit/s');
+    await measureThroughput(lab.profile, x.guest, y.guest, '10.202.0.2', IPERF_PORT, { key: 'ovn-layer2', label: 'ovn-layer2' }, lab.profile.thresholds.secondary);
   });
 });
 

@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import { test, expect } from '../src/fixtures/test.ts';
 import type { Lab, LabVm, Scope } from '../src/fixtures/lab.ts';
-import { capability, measured, threshold } from '../src/fixtures/annotate.ts';
+import { capability } from '../src/fixtures/annotate.ts';
+import { measureLatency, measureThroughput } from '../src/fixtures/measure.ts';
 import type { KObject } from '../src/kube/client.ts';
 import { masqueradeVm, templateSpec } from '../src/kube/vm.ts';
-import { icmpLatency, tcpThroughput } from '../src/probes/index.ts';
+import { icmpLatency } from '../src/probes/index.ts';
 
 const SRIOV = 'sriovnetwork.openshift.io/v1';
 const OPERATOR_NS = 'openshift-sriov-network-operator';
@@ -211,19 +212,12 @@ test.describe('Measured on the SR-IOV network', () => {
   test('ICMP latency guest to guest over VFs, cross-node', async ({ lab }) => {
     await capability('Secondary networks', 'SR-IOV', '8.6.3', { placement: 'cross-node', family: 'IPv4' });
     crossNode();
-    const m = lab.profile.measure;
-    const r = await icmpLatency(a.guest, addr.b, { count: m.pingCount, intervalS: m.pingIntervalS, family: 4 });
-    await measured('icmp-sriov-cross-node', r.samples, r.stats, 'ms', 'histogram');
-    const t = lab.profile.thresholds.sriov;
-    await threshold('ICMP loss SR-IOV cross-node', r.stats.lossPct, '<=', t.maxLossPct, '%');
-    await threshold('ICMP p99 RTT SR-IOV cross-node', r.stats.p99, '<=', t.icmpP99Ms, 'ms');
+    await measureLatency(lab.profile, a.guest, addr.b, { key: 'sriov-cross-node', label: 'SR-IOV cross-node' }, lab.profile.thresholds.sriov);
   });
 
   test('TCP throughput guest to guest over VFs, cross-node', async ({ lab }) => {
     await capability('Secondary networks', 'SR-IOV', '8.6.3', { placement: 'cross-node', family: 'IPv4' });
     crossNode();
-    const r = await tcpThroughput(a.guest, b.guest, addr.b, { seconds: lab.profile.measure.iperfSeconds, port: IPERF_PORT });
-    await measured('tcp-sriov-cross-node', r.intervals.map((x) => x / 1e9), r.stats, 'Gbit/s', 'line', { bitsPerSecond: r.bitsPerSecond, retransmits: r.retransmits });
-    await threshold('TCP throughput SR-IOV cross-node', r.bitsPerSecond / 1e9, '>=', lab.profile.thresholds.sriov.minTcpGbps, 'Gbit/s');
+    await measureThroughput(lab.profile, a.guest, b.guest, addr.b, IPERF_PORT, { key: 'sriov-cross-node', label: 'SR-IOV cross-node' }, lab.profile.thresholds.sriov);
   });
 });
