@@ -1,6 +1,6 @@
 // The harness's view of a cluster: apply, read, wait and delete through client-node.
 // Nothing here knows whether the cluster is the sim or a real one.
-import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi, PatchStrategy, Watch, type KubernetesObject } from '@kubernetes/client-node';
 
 export type KObject = KubernetesObject & { spec?: unknown; status?: unknown; [k: string]: unknown };
 
@@ -84,6 +84,57 @@ export class Kube {
       }
       await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
     }
+  }
+
+  /**
+   * Waits for one object to satisfy `check`, as `kubectl wait` does: on a watch, so the answer
+   * comes with the event rather than at the next poll, with a slow re-read in case the watch drops.
+   * A `check` that throws (a VMI that Failed) ends the wait at once with that error.
+   */
+  async waitForObject<T>(apiVersion: string, kind: string, namespace: string | undefined, name: string, check: (o: KObject | undefined) => T | undefined | false, opts: WaitOptions = {}): Promise<T> {
+    const timeout = opts.timeoutMs ?? 120_000;
+    const path = await this.collectionPath(apiVersion, kind, namespace);
+    return new Promise<T>((resolve, reject) => {
+      let last: KObject | undefined;
+      let settled = false;
+      let watch: AbortController | undefined;
+      const finish = (err: Error | undefined, v?: T) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearInterval(reread);
+        watch?.abort();
+        if (err) reject(err);
+        else resolve(v as T);
+      };
+      const consider = (o: KObject | undefined) => {
+        if (settled) return;
+        last = o;
+        try {
+          const v = check(o);
+          if (v !== undefined && v !== false) finish(undefined, v);
+        } catch (e) {
+          finish(e as Error);
+        }
+      };
+      const read = () => this.get<KObject>(apiVersion, kind, namespace, name).then(consider, () => undefined);
+      const startWatch = () => {
+        if (settled) return;
+        new Watch(this.kc).watch(path, { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: false }, (type, obj: KObject) => {
+          consider(type === 'DELETED' ? undefined : obj);
+        }, () => { if (!settled) setTimeout(startWatch, 200); }).then((c) => { watch = c; if (settled) c.abort(); }, () => { if (!settled) setTimeout(startWatch, 500); });
+      };
+      const timer = setTimeout(() => finish(new Error(`timed out after ${timeout} ms waiting for ${opts.what ?? `${kind} ${namespace ? `${namespace}/` : ''}${name}`} (last: ${JSON.stringify(last?.status ?? last ?? null)})`)), timeout);
+      const reread = setInterval(() => void read(), Math.max(opts.intervalMs ?? 1000, 1000));
+      startWatch();
+      void read();
+    });
+  }
+
+  /** The list/watch URL of a kind, from the server's discovery (client-node keeps it cached). */
+  private async collectionPath(apiVersion: string, kind: string, namespace: string | undefined): Promise<string> {
+    const api = this.objects as unknown as { specUriPath(spec: KubernetesObject, action: 'list'): Promise<string> };
+    return api.specUriPath({ apiVersion, kind, metadata: { namespace } }, 'list');
   }
 }
 

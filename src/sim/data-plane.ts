@@ -4,7 +4,6 @@ import { KubeScheduler } from './controllers/kube-scheduler.ts';
 import { VirtApi } from './controllers/virt-api.ts';
 import { VirtController } from './controllers/virt-controller.ts';
 import { VirtHandler } from './controllers/virt-handler.ts';
-import { connectFrom } from './fabric/connect.ts';
 import { Fabric } from './fabric/topo.ts';
 import { serveAdmin } from './admin.ts';
 import { Faults, registerPodNetworkFaults } from './faults.ts';
@@ -33,7 +32,7 @@ export async function startDataPlane(cluster: SimCluster, stateDir: string, cont
   for (const c of sriov.controllers) cluster.use(c);
   for (const c of startSecondaryNetworks(api, fabric, multus, faults)) cluster.use(c);
   return {
-    subresources: new VirtApi(api, handler, connectFrom),
+    subresources: new VirtApi(api, handler, (netns, host, port) => fabric.dial(netns, host, port)),
     async stop() {
       admin.close();
       await services.stop();

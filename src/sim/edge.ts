@@ -7,7 +7,9 @@ export class Edge {
   private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly unixPath: string) {
-    this.server = net.createServer((client) => {
+    // No Nagle: SSH over port-forward is request/response, and Nagle with delayed ACKs stalled
+    // every handshake step and exec reply by ~40 ms.
+    this.server = net.createServer({ noDelay: true }, (client) => {
       const upstream = net.connect(this.unixPath);
       this.sockets.add(client).add(upstream);
       client.pipe(upstream).pipe(client);

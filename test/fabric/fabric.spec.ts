@@ -90,6 +90,19 @@ function expectDataPlane(r: Result): void {
   // port-forward path: launcher netns -> guest
   expect(r.connectFrom).toBe('10.0.2.1'); // from the launcher netns the guest sees the k6t-eth0 gateway
   expect(String(r.connectFromRefused)).toContain('Connection refused');
+  // prepared launchers: a VM's MAC, vmNetworkCIDR and ports applied at boot; the defaults as prepared
+  expect(r.preparedListed).toBe(r.pods.a.ipv4);
+  expect(r.preparedUnlisted).toBeNull();
+  expect(String(r.preparedGuestAddr)).toContain('10.0.3.2/24');
+  expect(r.preparedMac).toBe('02:00:00:00:00:ee');
+  expect(r.preparedDefaultAllPorts).toBe(r.pods.a.ipv4);
+  expect(r.preparedDefaultMac).toBe(true);
+  // port-forward listeners: kept and reused per (launcher, port), refused dials name the reason, gone with the pod
+  expect(r.dialFirst).toBe('10.0.3.1');
+  expect(r.dialSecond).toBe('10.0.3.1');
+  expect(r.dialListeners).toBe(1);
+  expect(String(r.dialRefused)).toContain('Connection refused');
+  expect(r.dialListenersAfterRemove).toBe(0);
   // faults turn paths red and heal
   expect(r.loss100Cross).toBe(false);
   expect(r.loss100Same).toBe(false);

@@ -2,7 +2,7 @@
 // prints `RESULT <json>`. Args: --mtu N, --marker M (tags long-lived processes), --hold (stay up).
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { Fabric, exposeToHost, STATE_DIR_ENV, run, sandboxMain, signalReady, guestNetnsName, type PodInfo, type Netns } from '../../src/sim/fabric/index.ts';
+import { Fabric, Netns, exposeToHost, STATE_DIR_ENV, run, sandboxMain, signalReady, guestNetnsName, type PodInfo } from '../../src/sim/fabric/index.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -40,7 +40,8 @@ function listen(ns: Netns, port: number): void {
 async function waitListening(ns: string, ports: number[]): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const out = (await run(['ss', '-Hltn'], { netns: ns })).stdout;
-    if (ports.every((p) => out.includes(`:${p} `))) return;
+    // Both listeners, v4 and v6: a check right after this must not find one family still starting.
+    if (ports.every((p) => out.includes(`0.0.0.0:${p} `) && out.includes(`[::]:${p} `))) return;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`listeners not up in ${ns}`);
@@ -58,6 +59,42 @@ async function setupGuest(f: Fabric, pod: PodInfo, vm: string, ports?: number[])
     `route add ::/0 via ${m.guest.gw6}`,
   ]);
   return g;
+}
+
+/** A guest behind a launcher prepared ahead of its pod (as the sim's warm pool does), then bound as `opts` says. */
+async function setupPreparedGuest(f: Fabric, node: string, podName: string, vm: string, opts: { ports?: number[]; mac?: string; vmCidr4?: string; vmCidr6?: string } = {}): Promise<{ pod: PodInfo; guest: Netns; mac: string }> {
+  const gName = guestNetnsName(vm);
+  await Netns.addMany([gName]);
+  const launcher = await f.prepareLauncher(gName);
+  const pod = await f.addPod(node, podName, { launcher });
+  const mac = opts.mac ?? launcher.plan.mac;
+  const m = await f.plumbMasquerade(pod, { netns: gName, precreated: true, mac, ports: opts.ports, vmCidr4: opts.vmCidr4, vmCidr6: opts.vmCidr6 });
+  const g = f.guestNetns(pod)!;
+  await g.ip(['link set eth0 up', `addr add ${m.guest.ipv4} dev eth0`, `route add default via ${m.guest.gw4}`, `addr add ${m.guest.ipv6} dev eth0 nodad`, `route add ::/0 via ${m.guest.gw6}`]);
+  return { pod, guest: g, mac };
+}
+
+/** One stream through the fabric's kept port-forward listener: what the far end said. */
+function dialOnce(f: Fabric, netns: string, host: string, port: number): Promise<string> {
+  return new Promise((res) => {
+    const s = f.dial(netns, host, port);
+    let out = '';
+    s.on('data', (x: Buffer) => (out += x.toString()));
+    s.on('end', () => res(out.trim()));
+    s.on('error', (e) => res(`error: ${e.message}`));
+    s.end();
+  });
+}
+
+/** socat processes whose command line has `pattern`, once the per-connection children have exited. */
+async function listeners(pattern: string): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < 40; i++) {
+    n = Number((await run(['pgrep', '-fc', pattern], { allowFail: true })).stdout.trim() || 0);
+    if (n <= 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return n;
 }
 
 function median(xs: number[]): number {
@@ -126,6 +163,26 @@ sandboxMain(async () => {
     s.on('end', () => res('no error'));
     s.resume();
   });
+
+  // Prepared launchers: the defaults need no fixup; a VM's own MAC, CIDR and ports are applied at boot.
+  const pe = await setupPreparedGuest(f, 'node-2', 'virt-launcher-e', 'e', { ports: [8080], mac: '02:00:00:00:00:ee', vmCidr4: '10.0.3.0/24', vmCidr6: 'fd10:0:3::/120' });
+  const pf = await setupPreparedGuest(f, 'node-1', 'virt-launcher-f', 'f');
+  for (const g of [pe.guest, pf.guest]) for (const p of [8080, 9090]) listen(g, p);
+  await Promise.all([pe.guest, pf.guest].map((g) => waitListening(g.name, [8080, 9090])));
+  r.preparedListed = await tcp(A, pe.pod.ipv4, 8080);
+  r.preparedUnlisted = await tcp(A, pe.pod.ipv4, 9090);
+  r.preparedGuestAddr = (await run(['ip', '-4', '-br', 'addr', 'show', 'eth0'], { netns: pe.guest.name })).stdout;
+  r.preparedMac = (await run(['ip', '-br', 'link', 'show', 'eth0'], { netns: pe.guest.name })).stdout.trim().split(/\s+/)[2];
+  r.preparedDefaultAllPorts = await tcp(A, pf.pod.ipv4, 9090);
+  r.preparedDefaultMac = (await run(['ip', '-br', 'link', 'show', 'eth0'], { netns: pf.guest.name })).stdout.includes(pf.mac);
+
+  // Port-forward's kept listeners: one per (launcher, port), reused, gone with the pod.
+  r.dialFirst = await dialOnce(f, pe.pod.netns, '10.0.3.2', 8080);
+  r.dialSecond = await dialOnce(f, pe.pod.netns, '10.0.3.2', 8080);
+  r.dialListeners = await listeners('fork TCP4:10.0.3.2:8080');
+  r.dialRefused = await dialOnce(f, pe.pod.netns, '10.0.3.2', 1);
+  await f.removePod('virt-launcher-e');
+  r.dialListenersAfterRemove = await listeners('fork TCP4:10.0.3.2:8080');
 
   // Faults: each must break its path, and undoing it must heal it.
   await f.setLoss(100);

@@ -33,10 +33,8 @@ export class DataPlaneSim {
   /** Creates the VM, waits for its VMI to run, and logs in. */
   async vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
     await this.kube.create(masqueradeVm({ ...o, namespace: this.namespace, sshKeySecret: 'ssh-key' }));
-    const vmi = await this.kube.waitFor(async () => {
-      const v = await this.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', this.namespace, o.name);
-      return (v?.status as { phase?: string } | undefined)?.phase === 'Running' ? v : undefined;
-    }, { what: `VMI ${o.name} Running`, timeoutMs: 60_000 });
+    const vmi = await this.kube.waitForObject('kubevirt.io/v1', 'VirtualMachineInstance', this.namespace, o.name,
+      (v) => ((v?.status as { phase?: string } | undefined)?.phase === 'Running' ? v : undefined), { what: `VMI ${o.name} Running`, timeoutMs: 60_000 });
     const status = vmi.status as { nodeName: string; interfaces: VmiInterface[] };
     const ips = status.interfaces[0].ipAddresses ?? [];
     const guest = await Guest.connect({ kc: this.kube.kc, namespace: this.namespace, vmi: o.name, user: 'fedora', privateKey: this.keys.privateKey, timeoutMs: 30_000 });

@@ -1,5 +1,6 @@
 // The masquerade binding in the sim, end to end through src/guest: the behaviour §8.2 documents.
 import { expect, test } from '@playwright/test';
+import { masqueradeVm, templateSpec } from '../../src/kube/vm.ts';
 import { snapshotHost } from '../../src/sim/fabric/host-snapshot.ts';
 import { DataPlaneSim, type TestVm } from './helpers.ts';
 
@@ -66,4 +67,22 @@ test("a guest's egress reaches a peer with the pod IP as its source", async () =
   await a2.guest.execOk(`(socat TCP4-LISTEN:9000,fork SYSTEM:'echo $SOCAT_PEERADDR' >/dev/null 2>&1 &); sleep 0.3`);
   const seen = (await b1.guest.execOk(`socat -T 2 - TCP4:${a2.podIPv4}:9000 </dev/null`)).trim();
   expect(seen).toBe(b1.podIPv4);
+});
+
+test('a VMI is awaited on a watch, and one that fails ends the wait at once with its reason', async () => {
+  // The sim binds only masquerade on the pod network; bridge there fails the VMI at boot.
+  await sim.kube.create(masqueradeVm({
+    name: 'bridged', namespace: sim.namespace, sshKeySecret: 'ssh-key',
+    customize: (vm) => { templateSpec(vm).domain.devices.interfaces[0] = { name: 'default', bridge: {} }; },
+  }));
+  const t0 = Date.now();
+  const wait = sim.kube.waitForObject('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'bridged', (v) => {
+    const st = v?.status as { phase?: string; conditions?: { message?: string }[] } | undefined;
+    if (st?.phase === 'Failed') throw new Error(`VMI failed: ${st.conditions?.map((c) => c.message).join('; ')}`);
+    return st?.phase === 'Running' ? v : undefined;
+  }, { timeoutMs: 60_000 });
+  await expect(wait).rejects.toThrow(/VMI failed: .*only the masquerade binding/);
+  expect(Date.now() - t0, 'the failure ended the wait, not the timeout').toBeLessThan(20_000);
+  await expect(sim.kube.waitForObject('v1', 'ConfigMap', sim.namespace, 'never', (o) => o, { timeoutMs: 1500, what: 'a ConfigMap that never comes' }))
+    .rejects.toThrow('timed out after 1500 ms waiting for a ConfigMap that never comes');
 });

@@ -33,6 +33,8 @@ export type Validator = (req: AdmissionRequest) => Cause[];
 export interface WriteOptions {
   subresource?: 'status';
   fieldManager?: string;
+  /** How fieldManager is recorded in managedFields; server-side apply records 'Apply'. */
+  operation?: 'Apply' | 'Update';
   dryRun?: boolean;
   force?: boolean;
 }
@@ -77,6 +79,13 @@ export class Registry {
     return structuredClone(o);
   }
 
+  /** As get(), but the stored object itself: read-only, for a caller that serializes it at once. */
+  getShared(kind: Kind, namespace: string | undefined, name: string): KObject {
+    const o = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
+    if (!o) throw errors.notFound(kind.plural, kind.group, name);
+    return o;
+  }
+
   tryGet(kind: Kind, namespace: string | undefined, name: string): KObject | undefined {
     const o = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
     return o && structuredClone(o);
@@ -94,10 +103,7 @@ export class Registry {
   listShared(kind: Kind, namespace: string | undefined, opts: ListOptions = {}): { items: KObject[]; resourceVersion: string } {
     const labels = parseLabelSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector);
-    const items = this.store
-      .list(kind, namespace)
-      .filter((o) => labels(o.metadata.labels ?? {}) && fields(o))
-      .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    const items = this.store.listInOrder(kind, namespace).filter((o) => labels(o.metadata.labels ?? {}) && fields(o));
     return { items, resourceVersion: String(this.store.resourceVersion) };
   }
 
@@ -121,7 +127,7 @@ export class Registry {
       generation: 1,
       creationTimestamp: now(),
     };
-    if (opts.fieldManager) obj.metadata.managedFields = [managedEntry(opts.fieldManager, 'Update', obj.apiVersion)];
+    if (opts.fieldManager) obj.metadata.managedFields = [managedEntry(opts.fieldManager, opts.operation ?? 'Update', obj.apiVersion)];
     if (kind.kind === 'Namespace') {
       obj.spec = { finalizers: ['kubernetes'], ...(obj.spec as object) };
       obj.status = { phase: 'Active' };
@@ -303,11 +309,12 @@ export class Registry {
         if (added.length) throw errors.invalid(kind.kind, kind.group, name as string, [{ reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: 'Forbidden: no new finalizers can be added if the object is being deleted' }]);
       }
       if (specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
-      if (opts.fieldManager) next.metadata.managedFields = upsertManaged(next.metadata.managedFields, opts.fieldManager, 'Update', next.apiVersion);
+      if (opts.fieldManager) next.metadata.managedFields = upsertManaged(next.metadata.managedFields, opts.fieldManager, opts.operation ?? 'Update', next.apiVersion);
       this.admit(kind, 'UPDATE', next, cur);
     }
     if (opts.dryRun) return next;
-    if (canonicalJson(stripRv(next)) === canonicalJson(stripRv(cur))) return structuredClone(cur); // no-op writes do not bump resourceVersion
+    // No-op writes do not bump resourceVersion; a new field manager is a change.
+    if (canonicalJson(stripRv(next)) === canonicalJson(stripRv(cur)) && managers(next) === managers(cur)) return structuredClone(cur);
     if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && kind.kind !== 'Namespace') {
       return structuredClone(this.store.remove(kind, next));
     }
@@ -321,23 +328,18 @@ export class Registry {
     if (applied.metadata.name && applied.metadata.name !== name) throw errors.badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
     applied.metadata.name = name;
     if (!cur) {
-      const created = this.create(kind, namespace, applied, { ...opts, fieldManager: undefined });
-      created.metadata.managedFields = [managedEntry(manager, 'Apply', created.apiVersion)];
-      this.rememberApplied(created, manager, applied);
-      return opts.dryRun ? created : structuredClone(this.store.put(kind, created));
+      const created = this.create(kind, namespace, applied, { ...opts, operation: 'Apply' });
+      if (!opts.dryRun) this.rememberApplied(created, manager, applied);
+      return created;
     }
     // Fields this manager applied before and no longer applies are removed; everything else merges.
     const prev = this.applied.get(cur.metadata.uid as string)?.get(manager) ?? ({} as Json);
     const delta = diffMergePatch(prev, applied as unknown as Json) ?? {};
     const merged = (kind.builtin ? applyStrategicMergePatch(cur as unknown as Json, delta) : applyMergePatch(cur as unknown as Json, delta)) as unknown as KObject;
     merged.metadata.resourceVersion = cur.metadata.resourceVersion;
-    const out = this.commit(kind, cur, this.normalise(kind, namespace, merged), { ...opts, fieldManager: undefined });
-    if (!opts.dryRun) {
-      this.rememberApplied(out, manager, applied);
-      const withManager = this.store.get(kind, out.metadata.namespace, name);
-      if (withManager) withManager.metadata.managedFields = upsertManaged(withManager.metadata.managedFields, manager, 'Apply', out.apiVersion);
-    }
-    return structuredClone(this.store.get(kind, out.metadata.namespace, name) ?? out);
+    const out = this.commit(kind, cur, this.normalise(kind, namespace, merged), { ...opts, operation: 'Apply' });
+    if (!opts.dryRun) this.rememberApplied(out, manager, applied);
+    return out;
   }
 
   private rememberApplied(obj: KObject, manager: string, applied: KObject): void {
@@ -380,6 +382,11 @@ function specChanged(a: KObject, b: KObject): boolean {
     return canonicalJson(rest);
   };
   return strip(a) !== strip(b);
+}
+
+/** Who manages the object, without the timestamps that every write renews. */
+function managers(o: KObject): string {
+  return (o.metadata.managedFields ?? []).map((e) => `${(e as { manager?: string }).manager}/${(e as { operation?: string }).operation}`).sort().join(',');
 }
 
 function managedEntry(manager: string, operation: 'Apply' | 'Update', apiVersion: string): Record<string, unknown> {

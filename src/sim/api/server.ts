@@ -40,6 +40,9 @@ interface Route {
   subresource?: string;
 }
 
+const COMMA = Buffer.from(',');
+const CLOSE_LIST = Buffer.from(']}');
+
 const PATCH_TYPES: Record<string, PatchType> = {
   'application/json-patch+json': 'json',
   'application/merge-patch+json': 'merge',
@@ -89,9 +92,13 @@ export class ApiServer {
   }
 
   private send(res: http.ServerResponse, code: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
+    this.sendBytes(res, code, Buffer.from(JSON.stringify(body)));
+  }
+
+  /** Bytes, not a string: Node's TLS writev re-encodes a large string on every write. */
+  private sendBytes(res: http.ServerResponse, code: number, bytes: Buffer): void {
+    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': bytes.length });
+    res.end(bytes);
   }
 
   private fail(res: http.ServerResponse, err: unknown): void {
@@ -171,12 +178,16 @@ export class ApiServer {
       if (/as=PartialObjectMetadataList/.test(accept)) {
         return this.send(res, 200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion }, items: items.map((o) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata })) });
       }
-      return this.send(res, 200, { kind: `${kind.kind}List`, apiVersion: apiVersionOf(kind), metadata: { resourceVersion }, items });
+      const head = JSON.stringify({ kind: `${kind.kind}List`, apiVersion: apiVersionOf(kind), metadata: { resourceVersion } }).slice(0, -1);
+      const parts: Buffer[] = [Buffer.from(`${head},"items":[`)];
+      items.forEach((o, i) => { if (i) parts.push(COMMA); parts.push(reg.store.json(o)); });
+      parts.push(CLOSE_LIST);
+      return this.sendBytes(res, 200, Buffer.concat(parts));
     }
     if (method === 'GET' && name) {
-      const o = reg.get(kind, namespace, name);
+      const o = reg.getShared(kind, namespace, name);
       if (wantsTable) return this.send(res, 200, toTable(kind, [o], o.metadata.resourceVersion as string, q.get('includeObject')));
-      return this.send(res, 200, o);
+      return this.sendBytes(res, 200, reg.store.json(o));
     }
     if (method === 'POST' && !name) {
       return this.send(res, 201, reg.create(kind, namespace, parseBody(req, raw) as KObject, { dryRun, fieldManager }));

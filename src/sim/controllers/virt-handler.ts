@@ -1,7 +1,6 @@
 // KubeVirt's virt-handler, for every node at once: it plumbs a scheduled VMI's interfaces by
 // their binding, boots the guest (the agent process in the guest netns), reports
 // `status.interfaces` as the guest agent would, and tears everything down on deletion.
-import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,10 +8,12 @@ import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
-import type { Fabric, PodInfo } from '../fabric/topo.ts';
+import { Netns } from '../fabric/netns.ts';
+import type { Fabric, PodInfo, PreparedLauncher } from '../fabric/topo.ts';
 import type { Faults } from '../faults.ts';
 import { bundleGuestAgent } from '../guest/bundle.ts';
-import { GuestPool } from '../guest/pool.ts';
+import { GuestPool, type AgentProcess } from '../guest/pool.ts';
+import { Spawner } from '../spawner.ts';
 import { parseUserData } from '../guest/cloud-init.ts';
 import type { GuestConfig, GuestInterfaceStatus } from '../guest/config.ts';
 import type { AttachContext } from '../cni/plugin.ts';
@@ -46,7 +47,7 @@ interface Domain {
   /** Secondary interfaces, for status and teardown. */
   attached: AttachContext[];
   masq?: { name: string; mac: string };
-  agent: ChildProcess;
+  agent: AgentProcess;
   dir: string;
   interfaces: VmiInterfaceStatus[];
   stopping?: boolean;
@@ -56,13 +57,15 @@ export class VirtHandler extends Controller {
   private readonly domains = new Map<string, Domain>();
   private readonly booting = new Map<string, Promise<void>>();
 
-  private readonly pool: GuestPool;
+  private readonly pool: GuestPool<PreparedLauncher>;
+  private readonly spawner: Spawner;
 
   private readonly refresher: NodeJS.Timeout;
 
   constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus) {
     super(api, 'virt-handler');
-    this.pool = new GuestPool(bundleGuestAgent(stateDir));
+    this.spawner = new Spawner(stateDir);
+    this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, { prepare: (g) => fabric.prepareLauncher(g), discard: (l) => fabric.discardLauncher(l) });
     this.pool.start();
     this.refresher = setInterval(() => this.refreshInterfaces(), 1000);
   }
@@ -106,14 +109,20 @@ export class VirtHandler extends Controller {
     if (!podObj) throw new Error('virt-launcher pod not found');
     const node = status.nodeName as string;
     const podKey = `${ns}.${podObj.metadata.name}`;
-    const pod = await this.fabric.addPod(node, podKey);
-    this.setPodRunning(podObj, pod, node);
-
     const ifaces = spec.domain.devices?.interfaces ?? [];
     const podNet = podNetwork(spec);
     const masq = ifaces.find((i) => podNet && i.name === podNet.name && i.masquerade);
     if (!masq && podNet) throw new Error(`interface ${podNet.name}: only the masquerade binding is supported on the pod network by this sim`);
     const warm = await this.pool.take();
+    // The guest's prepared launcher is plumbed for masquerade; a VM without it gets a plain pod.
+    if (!masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared);
+    const pod = await this.fabric.addPod(node, podKey, { launcher: masq ? warm.prepared : undefined }).catch(async (e: Error) => {
+      warm.agent.kill('SIGKILL');
+      if (masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared).catch(() => undefined);
+      await new Netns(warm.netns).delete().catch(() => undefined);
+      throw e;
+    });
+    this.setPodRunning(podObj, pod, node);
     const guestNetns = warm.netns;
     const leases: GuestConfig['dhcpLeases'] = {};
     const nics: GuestConfig['defaultInterfaces'] = [];
@@ -121,7 +130,7 @@ export class VirtHandler extends Controller {
     const ifName = (i: VmiInterface) => `eth${ifaces.indexOf(i)}`;
     let guestIP: string | undefined;
     if (masq) {
-      const mac = masq.macAddress ?? randomMac();
+      const mac = masq.macAddress ?? warm.prepared?.plan.mac ?? randomMac();
       const plan = await this.fabric.plumbMasquerade(pod, {
         netns: guestNetns, mac, precreated: true,
         ports: masq.ports?.map((p) => p.port),
@@ -130,6 +139,8 @@ export class VirtHandler extends Controller {
       leases[ifName(masq)] = { address: plan.guest.ipv4, gateway: plan.guest.gw4, mtu: this.fabric.mtu };
       nics.push({ name: ifName(masq), mac });
       guestIP = plan.guest.ipv4.split('/')[0];
+      // Every VM is reached by SSH first: have the port-forward listener up by then.
+      this.fabric.openDial(pod.netns, guestIP, 22).catch((e: Error) => console.error(`virt-handler: port-forward listener for ${key}: ${e.message}`));
     }
     await this.faults.onPodPlumbed(pod);
     const attached: AttachContext[] = [];
@@ -159,7 +170,7 @@ export class VirtHandler extends Controller {
         this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
       }
     });
-    await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null ? `guest agent exited: ${warm.stderr().trim()}` : undefined));
+    await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null || agent.signalCode !== null ? `guest agent exited: ${warm.stderr().trim()}` : undefined));
 
     dom.interfaces = this.interfaceStatus(vmi, dom);
     const fresh = this.api.tryGet(VMI, ns, name);
@@ -277,7 +288,7 @@ export class VirtHandler extends Controller {
     if (!dom) return;
     this.domains.delete(key);
     dom.stopping = true;
-    if (dom.agent.exitCode === null) {
+    if (dom.agent.exitCode === null && dom.agent.signalCode === null) {
       const exited = new Promise((r) => dom.agent.once('exit', r));
       dom.agent.kill('SIGTERM');
       const t = setTimeout(() => dom.agent.kill('SIGKILL'), 2000);
@@ -301,6 +312,7 @@ export class VirtHandler extends Controller {
     clearInterval(this.refresher);
     await this.pool.close();
     await Promise.all([...this.domains.keys()].map((k) => this.teardown(k).catch(() => undefined)));
+    this.spawner.close();
   }
 }
 

@@ -116,18 +116,23 @@ const workers: ShWorker[] = [];
 let workDir: string | undefined;
 let jobSeq = 0;
 
-function pickWorker(): ShWorker {
+/** Scratch space for worker jobs: inside the sandbox /run is a private tmpfs; elsewhere a temp dir. */
+export function scratchDir(): string {
   if (!workDir) {
-    // Inside the sandbox /run is a private tmpfs; elsewhere use a temp dir.
     if (process.env.KVNET_SANDBOX === '1' && process.pid === 1) {
       workDir = '/run/kvnet-sh';
       mkdirSync(workDir, { recursive: true });
     } else workDir = mkdtempSync(join(tmpdir(), 'kvnet-sh-'));
   }
+  return workDir;
+}
+
+function pickWorker(): ShWorker {
+  scratchDir();
   const idle = workers.find((w) => w.busy === 0);
   if (idle) return idle;
   if (workers.length < POOL_SIZE) {
-    const w = new ShWorker(workDir);
+    const w = new ShWorker(scratchDir());
     workers.push(w);
     return w;
   }
@@ -163,7 +168,7 @@ export const frag = {
   },
   /** nsenter into the netns once, write sysctls with shell builtins, then run the rest there. */
   inNetns(netns: string, sysctls: Record<string, string | number>, body?: string): string {
-    const writes = Object.entries(sysctls).map(([k, v]) => `echo ${v} > /proc/sys/${k.replace(/\./g, '/')}`);
+    const writes = sysctlWrites(sysctls);
     const inner = [...writes, ...(body ? [body] : [])].join('\n');
     return heredoc(`nsenter --net=${q(netnsPath(netns))} -- sh -e`, inner);
   },
@@ -171,6 +176,14 @@ export const frag = {
     return heredoc('nft -f -', script);
   },
 };
+
+/** Shell lines writing sysctls; a key starting with '?' is written only where it exists. */
+function sysctlWrites(values: Record<string, string | number>): string[] {
+  return Object.entries(values).map(([k, v]) => {
+    const path = `/proc/sys/${k.replace(/^\?/, '').replace(/\./g, '/')}`;
+    return k.startsWith('?') ? `if [ -e ${path} ]; then echo ${v} > ${path}; fi` : `echo ${v} > ${path}`;
+  });
+}
 
 /** Many `ip` commands in one process (`ip [-n NS] -batch -`). */
 export async function ipBatch(lines: string[], netns?: string): Promise<void> {
@@ -190,7 +203,7 @@ export async function nft(script: string, netns?: string): Promise<void> {
 /** Write sysctls (`net.ipv4.ip_forward` style keys) inside a netns with one nsenter. */
 export async function sysctl(values: Record<string, string | number>, netns?: string): Promise<void> {
   if (Object.keys(values).length === 0) return;
-  const writes = Object.entries(values).map(([k, v]) => `echo ${v} > /proc/sys/${k.replace(/\./g, '/')}`).join('\n');
+  const writes = sysctlWrites(values).join('\n');
   await sh(netns ? frag.inNetns(netns, values) : writes);
 }
 

@@ -17,6 +17,12 @@ export interface NetnsOptions {
   forwarding?: boolean;
   /** Disable IPv6 DAD (default true). */
   noDad?: boolean;
+  /**
+   * false: bridged frames skip the IP netfilter hooks (br_netfilter's bridge-nf-call-*), for a
+   * netns whose bridges need no IP-level rules: the machine switch, a launcher's k6t-eth0. Nodes
+   * keep them, as kube-proxy needs. Default: the kernel's (on when br_netfilter is loaded).
+   */
+  bridgeNetfilter?: boolean;
 }
 
 /** Sysctls for a fabric netns: no IPv6 DAD (addresses usable at once), optional forwarding. */
@@ -29,6 +35,10 @@ export function netnsSysctls(opts: NetnsOptions): Record<string, number> {
   if (opts.forwarding) {
     s['net.ipv4.ip_forward'] = 1;
     s['net.ipv6.conf.all.forwarding'] = 1;
+  }
+  if (opts.bridgeNetfilter === false) {
+    // '?': only where br_netfilter is loaded (the keys exist only then).
+    for (const f of ['iptables', 'ip6tables', 'arptables']) s[`?net.bridge.bridge-nf-call-${f}`] = 0;
   }
   return s;
 }

@@ -1,11 +1,12 @@
 // The cluster topology: machine-network switch, N nodes, pod network (bridge + VXLAN), pods and guests.
+import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { bridgeBatch, frag, ipBatch, run, sh } from './exec.ts';
 import { addrLine, Bridge } from './bridge.ts';
-import { connectFrom } from './connect.ts';
+import { NetnsDialer, connectFrom } from './connect.ts';
 import { applyOverlayDrops, setLoss } from './faults.ts';
 import {
-  kubevirtTable, masqueradeLinkLines, masqueradeNftBody, masqueradePlan,
+  MASQ_BRIDGE, kubevirtTable, masqueradeLinkLines, masqueradeNftBody, masqueradePlan,
   type MasqueradeGuest, type MasqueradePlan,
 } from './masquerade.ts';
 import { Netns, netnsName, netnsSysctls } from './netns.ts';
@@ -52,6 +53,36 @@ interface PodState {
   host: number;
   netns: Netns;
   guest?: { netns: Netns; plan: MasqueradePlan };
+  /** Built ahead of the pod by prepareLauncher(). */
+  prepared?: PreparedLauncher;
+}
+
+/**
+ * A virt-launcher netns plumbed before its pod exists: the masquerade bridge and tap, the cable to
+ * a guest netns, and the NAT table for the default binding (all ports, default CIDRs). A boot then
+ * only cables it to a node and fixes what its VM changes.
+ */
+export interface PreparedLauncher {
+  netns: string;
+  guestNetns: string;
+  plan: MasqueradePlan;
+}
+
+/** What a VM's binding changes on a prepared launcher: the guest MAC, and CIDRs or ports when not the defaults. */
+function preparedFixups(was: MasqueradePlan, want: MasqueradePlan, nftScript: string): string {
+  const out = want.mac === was.mac ? [] : [frag.ip([Veth.setMac('eth0', want.mac)], want.guestNetns)];
+  const cidrs = want.vmCidr4 !== was.vmCidr4 || want.vmCidr6 !== was.vmCidr6 || want.dualStack !== was.dualStack;
+  if (cidrs) {
+    const readdress = masqueradeLinkLines(want).filter((l) => l.startsWith('addr '));
+    out.push(frag.ip([`addr flush dev ${MASQ_BRIDGE} scope global`, ...readdress], want.podNetns));
+  }
+  if (cidrs || (want.ports ?? []).join() !== (was.ports ?? []).join()) out.push(frag.inNetns(want.podNetns, {}, frag.nft(nftScript)));
+  return out.join('\n');
+}
+
+/** libvirt's OUI, as a KubeVirt guest gets without KubeMacPool; a VM that names its MAC gets that at boot. */
+function randomGuestMac(): string {
+  return `52:54:00:${[...randomBytes(3)].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
 }
 
 export function guestNetnsName(vmName: string): string {
@@ -64,6 +95,8 @@ export class Fabric {
   private readonly pods = new Map<string, PodState>();
   private readonly overlayDrops = new Map<string, [Node, Node]>();
   private vethSeq = 0;
+  private preparedSeq = 0;
+  private readonly dialer = new NetnsDialer();
   /** Secondary networks: spare NICs and VLANs on the machine network, node bridges, OVN overlays, MAC spoof checks. */
   readonly machineNet: MachineNetwork;
   readonly bridges: NodeBridges;
@@ -90,7 +123,7 @@ export class Fabric {
 
   private async build(): Promise<void> {
     const underlayMtu = this.mtu + 100;
-    await Netns.addMany([MACHINE_NETNS]);
+    await Netns.addMany([MACHINE_NETNS], { bridgeNetfilter: false });
     await Netns.addMany(this.nodes.map((n) => n.name), { forwarding: true });
     // The switch, and one cable (veth) per node: `m-node-N` on the switch, `eth0` in the node.
     const cables = this.nodes.map((n) => new Veth({
@@ -132,13 +165,14 @@ export class Fabric {
   }
 
   /** A pod on the pod network: netns `pod-<name>`, eth0 on the node's br-pod, default routes via the node. */
-  async addPod(nodeName: string, podName: string): Promise<PodInfo> {
+  async addPod(nodeName: string, podName: string, opts: { launcher?: PreparedLauncher } = {}): Promise<PodInfo> {
     if (this.pods.has(podName)) throw new Error(`pod already exists: ${podName}`);
     const node = this.node(nodeName);
     const alloc = node.allocate();
     const hostIf = `veth${(++this.vethSeq).toString(16).padStart(8, '0')}`;
+    const prepared = opts.launcher;
     const info: PodInfo = {
-      name: podName, node: node.name, netns: netnsName('pod-', podName),
+      name: podName, node: node.name, netns: prepared?.netns ?? netnsName('pod-', podName),
       ipv4: alloc.ipv4, ipv6: alloc.ipv6, mac: alloc.mac, hostIf,
     };
     const veth = new Veth({
@@ -147,14 +181,14 @@ export class Fabric {
       mtu: this.mtu,
     });
     const ns = new Netns(info.netns);
-    this.pods.set(podName, { info, host: alloc.host, netns: ns });
+    this.pods.set(podName, { info, host: alloc.host, netns: ns, prepared });
     try {
       // One worker job: netns, cable to br-pod, addresses and routes.
       await sh([
-        frag.ip([`netns add ${info.netns}`]),
+        prepared ? '' : frag.ip([`netns add ${info.netns}`]),
         frag.ip([...veth.createLines(), ...veth.endLines('a')], node.name),
         frag.ip([
-          'link set lo up',
+          ...(prepared ? [] : ['link set lo up']),
           'link set eth0 up',
           addrLine(`${info.ipv4}/24`, 'eth0'),
           `route add default via ${node.gw4} dev eth0`,
@@ -175,7 +209,7 @@ export class Fabric {
     const node = this.node(s.info.node);
     node.release(s.host);
     // Deleting the netns destroys eth0 and with it the peer on br-pod.
-    await Promise.all([s.netns.delete(), s.guest?.netns.delete()]);
+    await Promise.all([this.dialer.close(s.info.netns), s.netns.delete(), s.guest?.netns.delete()]);
   }
 
   /** KubeVirt masquerade binding between the pod and a new guest netns (no guest addresses: DHCP/cloud-init does that). */
@@ -186,15 +220,40 @@ export class Fabric {
     const gns = new Netns(guest.netns);
     s.guest = { netns: gns, plan };
     const t = kubevirtTable(s.info.netns);
-    // One worker job: guest netns, then inside the pod: forwarding, k6t-eth0 + tap0, nft table.
+    if (s.prepared && s.prepared.guestNetns === guest.netns) {
+      const fixups = preparedFixups(s.prepared.plan, plan, t.replaceScript(masqueradeNftBody(plan)));
+      if (fixups) await sh(fixups);
+    } else {
+      // One worker job: guest netns, then inside the pod: forwarding, k6t-eth0 + tap0, nft table.
+      await sh([
+        guest.precreated ? '' : Netns.addScript([guest.netns]),
+        frag.inNetns(s.info.netns, netnsSysctls({ forwarding: true, noDad: false, bridgeNetfilter: false }), [
+          frag.ip(masqueradeLinkLines(plan)),
+          frag.nft(t.replaceScript(masqueradeNftBody(plan))),
+        ].join('\n')),
+      ].join('\n'));
+    }
+    return { pod: s.info.name, podNetns: s.info.netns, guestNetns: gns.name, guest: plan.guest, ports: plan.ports };
+  }
+
+  /** A launcher netns for a future pod, cabled to `guestNetns` (see PreparedLauncher). */
+  async prepareLauncher(guestNetns: string): Promise<PreparedLauncher> {
+    const netns = netnsName('pod-', `prepared-${process.pid}-${++this.preparedSeq}`);
+    const plan = masqueradePlan(netns, { netns: guestNetns, mac: randomGuestMac() }, this.mtu, this.dualStack);
     await sh([
-      guest.precreated ? '' : Netns.addScript([guest.netns]),
-      frag.inNetns(s.info.netns, netnsSysctls({ forwarding: true, noDad: false }), [
+      frag.ip([`netns add ${netns}`]),
+      frag.ip(['link set lo up'], netns),
+      frag.inNetns(netns, netnsSysctls({ forwarding: true, noDad: false, bridgeNetfilter: false }), [
         frag.ip(masqueradeLinkLines(plan)),
-        frag.nft(t.replaceScript(masqueradeNftBody(plan))),
+        frag.nft(kubevirtTable(netns).replaceScript(masqueradeNftBody(plan))),
       ].join('\n')),
     ].join('\n'));
-    return { pod: s.info.name, podNetns: s.info.netns, guestNetns: gns.name, guest: plan.guest, ports: plan.ports };
+    return { netns, guestNetns, plan };
+  }
+
+  /** Drop a prepared launcher that no pod took; its cable's guest end goes with it. */
+  async discardLauncher(l: PreparedLauncher): Promise<void> {
+    await new Netns(l.netns).delete();
   }
 
   /** The guest netns of a pod's masquerade binding, if any. */
@@ -204,6 +263,16 @@ export class Fabric {
 
   connectFrom(netns: string, host: string, port: number): Duplex {
     return connectFrom(netns, host, port);
+  }
+
+  /** As connectFrom(), through a listener kept per (netns, host, port) until the pod goes. */
+  dial(netns: string, host: string, port: number): Duplex {
+    return this.dialer.connect(netns, host, port);
+  }
+
+  /** Start dial()'s listener ahead of the first connection (the guest's sshd, at boot). */
+  openDial(netns: string, host: string, port: number): Promise<void> {
+    return this.dialer.open(netns, host, port);
   }
 
   // --- faults -------------------------------------------------------------

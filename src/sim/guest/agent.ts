@@ -1,7 +1,7 @@
 // Guest agent building blocks (network apply, interface report), kept apart
 // from main.ts so the sim and tests can import them without booting an agent.
 import { execFile, spawn } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { GuestConfig, GuestInterfaceStatus, GuestReady } from './config.ts';
@@ -36,45 +36,76 @@ export function toStatus(links: IpLink[]): GuestInterfaceStatus[] {
     }));
 }
 
-export async function applyNetwork(cfg: GuestConfig): Promise<{ resolvConfPath: string; errors: GuestReady['networkErrors'] }> {
+function ownUtsNamespace(): boolean {
+  try {
+    return readlinkSync('/proc/self/ns/uts') !== readlinkSync('/proc/1/ns/uts');
+  } catch {
+    return false;
+  }
+}
+
+/** Where the guest's resolv.conf is written (beside its status file). */
+export function resolvConfPathFor(cfg: GuestConfig): string {
+  return join(dirname(cfg.statusFile), 'resolv.conf');
+}
+
+/**
+ * Applies cloud-init's network plan. `alongside` runs concurrently once resolv.conf is written
+ * (the sim binds it over /etc/resolv.conf meanwhile): each spawn here costs tens of ms on a busy
+ * machine, and they are independent.
+ */
+export async function applyNetwork(cfg: GuestConfig, alongside?: (resolvConfPath: string) => Promise<unknown>): Promise<{ resolvConfPath: string; errors: GuestReady['networkErrors']; links?: IpLink[] }> {
   const plan = parseNetplan(cfg.networkData, cfg.dhcpLeases, cfg.defaultInterfaces);
   const errors: GuestReady['networkErrors'] = [];
-  if (!cfg.skipNetwork) {
-    if (cfg.hostname) await run('hostname', [cfg.hostname]).catch(() => undefined); // only works with its own UTS ns
-    // Two `ip -batch` runs (IPv4/any, then IPv6) for the whole plan: a spawn per command made boots slow.
-    // Batch lines take no family flag, so the family goes on the batch; -force keeps going and names failed lines.
-    const ipCmds = [['ip', 'link', 'set', 'dev', 'lo', 'up'], ...plan.commands.filter((c) => c[0] === 'ip')];
-    const others = plan.commands.filter((c) => c[0] !== 'ip');
-    for (const v6 of [false, true]) {
-      const group = ipCmds.filter((c) => (c[1] === '-6') === v6);
-      if (!group.length) continue;
-      const res = await runBatch(v6 ? ['-6'] : [], group.map((c) => c.slice(c[1] === '-6' || c[1] === '-4' ? 2 : 1).join(' ')));
-      const detail = res.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ').trim() || 'failed';
-      for (const m of res.matchAll(/Command failed -:(\d+)/g)) errors.push({ command: group[Number(m[1]) - 1], error: detail });
-    }
-    for (const cmd of others) {
-      try {
-        await run(cmd[0], cmd.slice(1));
-      } catch (e) {
-        const err = e as { stderr?: string; message: string };
-        errors.push({ command: cmd, error: (err.stderr || err.message).trim() });
-      }
-    }
-  }
-  const resolvConfPath = join(dirname(cfg.statusFile), 'resolv.conf');
+  const resolvConfPath = resolvConfPathFor(cfg);
   writeAtomic(resolvConfPath, buildResolvConf(cfg.resolvConf, plan.nameservers, plan.search));
-  return { resolvConfPath, errors };
+  const jobs: Promise<unknown>[] = [alongside?.(resolvConfPath) ?? Promise.resolve()];
+  let links: IpLink[] | undefined;
+  if (!cfg.skipNetwork) {
+    // sethostname(2) without a spawn, and only in a UTS namespace of our own: never the host's.
+    if (cfg.hostname && ownUtsNamespace()) { try { writeFileSync('/proc/sys/kernel/hostname', cfg.hostname); } catch { /* not ours to set */ } }
+    jobs.push((async () => {
+      // The whole plan in one `ip -batch`, in order, ending with the address report the agent
+      // needs next; -force keeps going and names the failed lines.
+      const group = [['ip', 'link', 'set', 'dev', 'lo', 'up'], ...plan.commands];
+      const res = await runBatch(['-j'], [...group.map(batchLine), 'addr show']);
+      const detail = res.stderr.split('\n').filter((l) => l && !l.startsWith('Command failed')).join('; ').trim() || 'failed';
+      for (const m of res.stderr.matchAll(/Command failed -:(\d+)/g)) {
+        const cmd = group[Number(m[1]) - 1];
+        if (cmd) errors.push({ command: cmd, error: detail });
+      }
+      try { links = JSON.parse(res.stdout) as IpLink[]; } catch { /* the caller asks again */ }
+    })());
+  }
+  await Promise.all(jobs);
+  return { resolvConfPath, errors, links };
+}
+
+/**
+ * An `ip` command as a batch line. Batch lines take no family flag, and addresses carry their
+ * own family, so the flag only matters for `default`, which becomes the family's any-route.
+ */
+export function batchLine(cmd: string[]): string {
+  const fam = cmd[1] === '-6' || cmd[1] === '-4' ? cmd[1] : undefined;
+  const args = cmd.slice(fam ? 2 : 1);
+  if (fam && args[0] === 'route') {
+    const i = args.indexOf('default');
+    if (i > 0) args[i] = fam === '-6' ? '::/0' : '0.0.0.0/0';
+  }
+  return args.join(' ');
 }
 
 
-/** `ip -force -batch -`; resolves with stderr (empty when every line applied). */
-function runBatch(flags: string[], lines: string[]): Promise<string> {
+/** `ip [flags] -force -batch -`; stdout is what the batch printed, stderr names failed lines. */
+function runBatch(flags: string[], lines: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('ip', [...flags, '-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('close', () => resolve(err));
-    child.on('error', (e) => resolve(`Command failed -:1\n${e.message}`));
+    const child = spawn('ip', [...flags, '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', () => resolve({ stdout, stderr }));
+    child.on('error', (e) => resolve({ stdout, stderr: `Command failed -:1\n${e.message}` }));
     child.stdin.end(`${lines.join('\n')}\n`);
   });
 }

@@ -3,6 +3,9 @@
 // image, cloud-init NoCloud datasource and the launcher's DHCP server.
 import { readFileSync } from 'node:fs';
 
+/** A warm agent prints this line when it is ready to take a config (see pool.ts). */
+export const WARM_LINE = 'kvnet-guest warm';
+
 export interface GuestUser {
   name: string;
   /** Plain-text password (cloud-init plain_text_passwd / password / chpasswd). */
@@ -75,6 +78,8 @@ export interface GuestReady {
   /** ip commands that failed at boot, with the error (empty when all applied). */
   networkErrors: { command: string[]; error: string }[];
   interfaces: unknown;
+  /** ms from the config's arrival to the end of each boot step (network, sshd, report). */
+  phasesMs?: Record<string, number>;
 }
 
 /** Fill defaults and check required fields; throws with the offending field. */

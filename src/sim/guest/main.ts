@@ -2,11 +2,12 @@
 // a cloud image: cloud-init network → sshd → QEMU guest agent reports.
 // Usage: node --import tsx src/sim/guest/main.ts <config.json>
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadGuestConfig, type GuestReady } from './config.ts';
-import { applyNetwork, ipAddrJson, toStatus, writeAtomic } from './agent.ts';
-import { startSshdFromConfig, type Sshd } from './sshd.ts';
+import { generateKeyPair } from '../../guest/keys.ts';
+import { WARM_LINE, loadGuestConfig, type GuestConfig, type GuestReady } from './config.ts';
+import { applyNetwork, ipAddrJson, toStatus, writeAtomic, type IpLink } from './agent.ts';
+import { accessFromConfig, startSshd, startSshdFromConfig, type Sshd } from './sshd.ts';
 
 
 function firstLine(input: NodeJS.ReadableStream): Promise<string> {
@@ -19,43 +20,102 @@ function firstLine(input: NodeJS.ReadableStream): Promise<string> {
   });
 }
 
+interface Warm {
+  hostKey: string;
+  sshd: Sshd;
+  /** The file bound over /etc/resolv.conf, when the sim gave us a mount namespace. */
+  resolvConf?: string;
+}
+
+function bindMount(source: string, target: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    spawn('mount', ['--bind', source, target], { stdio: 'ignore' }).on('exit', (code) => resolve(code === 0)).on('error', () => resolve(false));
+  });
+}
+
+/**
+ * What a warm agent does before it has a VM (see pool.ts): bind its own resolv.conf, bring up lo,
+ * make its host key and open sshd with nobody allowed in. The boot then only applies the network
+ * and hands sshd the access list.
+ */
+async function warmUp(): Promise<Warm> {
+  let resolvConf: string | undefined;
+  if (process.env.KVNET_GUEST_BIND_RESOLV === '1') {
+    resolvConf = `/run/kvnet-guest-${process.pid}.resolv.conf`;
+    writeFileSync(resolvConf, '');
+    if (!(await bindMount(resolvConf, '/etc/resolv.conf'))) resolvConf = undefined;
+  }
+  await new Promise<void>((resolve) => spawn('ip', ['link', 'set', 'dev', 'lo', 'up'], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
+  const hostKey = generateKeyPair('kvnet-guest-host').privateKey;
+  const sshd = await startSshd({ hostKey, port: 22, listen: '::', authorizedKeys: [], users: [] });
+  return { hostKey, sshd, resolvConf };
+}
+
+/** The warm sshd serves this config when it fits (same port and listen address); else a new one starts. */
+async function sshdFor(cfg: GuestConfig, warm: Warm | undefined): Promise<Sshd> {
+  if (!warm) return startSshdFromConfig(cfg);
+  if (cfg.sshPort === warm.sshd.port && cfg.sshListen === '::' && !existsSync(cfg.hostKeyPath)) {
+    mkdirSync(dirname(cfg.hostKeyPath), { recursive: true });
+    writeFileSync(cfg.hostKeyPath, warm.hostKey, { mode: 0o600 }); // persisted, as the host key of a real image is
+    warm.sshd.configure(accessFromConfig(cfg));
+    return warm.sshd;
+  }
+  await warm.sshd.close();
+  return startSshdFromConfig(cfg);
+}
+
 async function main(): Promise<void> {
   // A warm agent (see pool.ts) is started before its VM exists and reads its config path from stdin.
-  const path = process.argv[2] === '--config-from-stdin' ? await firstLine(process.stdin) : process.argv[2];
+  const fromStdin = process.argv[2] === '--config-from-stdin';
+  const warm = fromStdin ? await warmUp() : undefined;
+  if (warm) process.stdout.write(`${WARM_LINE}\n`);
+  const path = fromStdin ? await firstLine(process.stdin) : process.argv[2];
   if (!path) {
     process.stderr.write('usage: main.ts <guest-config.json> | --config-from-stdin\n');
     process.exit(2);
   }
+  // Milliseconds from the config's arrival to the end of each boot step, for diagnosing slow boots.
+  const t0 = performance.now();
+  const phasesMs: Record<string, number> = {};
+  const phase = (name: string) => { phasesMs[name] = Math.round(performance.now() - t0); };
   const cfg = loadGuestConfig(path);
   for (const f of [cfg.statusFile, cfg.readyFile]) mkdirSync(dirname(f), { recursive: true });
 
-  const net = await applyNetwork(cfg);
-  if (process.env.KVNET_GUEST_BIND_RESOLV === '1') {
-    // The sim starts us in a mount namespace of our own, so the guest's resolver is its own file.
-    await new Promise<void>((resolve) => {
-      spawn('mount', ['--bind', net.resolvConfPath, '/etc/resolv.conf'], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve());
-    });
-  }
+  // The sim starts us in a mount namespace of our own, so the guest's resolver is its own file:
+  // bound at warm-up, filled in place now (a rename would replace the bound inode).
+  const fillResolv = warm?.resolvConf
+    ? async (path: string) => { writeFileSync(warm.resolvConf as string, readFileSync(path)); }
+    : process.env.KVNET_GUEST_BIND_RESOLV === '1' ? (path: string) => bindMount(path, '/etc/resolv.conf') : undefined;
+  const net = await applyNetwork(cfg, fillResolv);
+  phase('network');
   for (const e of net.errors) process.stderr.write(`guest ${cfg.namespace}/${cfg.name}: ${e.command.join(' ')}: ${e.error}\n`);
-  const sshd: Sshd = await startSshdFromConfig(cfg);
+  const sshd = await sshdFor(cfg, warm);
+  phase('sshd');
 
   let last = '';
   let refreshing = false;
-  const refresh = async (): Promise<void> => {
-    if (refreshing) return;
+  const report = (links: IpLink[]): void => {
+    const s = JSON.stringify(toStatus(links));
+    if (s !== last) {
+      last = s;
+      writeAtomic(cfg.statusFile, s + '\n');
+    }
+  };
+  const refresh = async (): Promise<IpLink[] | undefined> => {
+    if (refreshing) return undefined;
     refreshing = true;
     try {
-      const s = JSON.stringify(toStatus(await ipAddrJson()));
-      if (s !== last) {
-        last = s;
-        writeAtomic(cfg.statusFile, s + '\n');
-      }
+      const links = await ipAddrJson();
+      report(links);
+      return links;
     } catch { /* transient (e.g. during a rename); next tick retries */ } finally {
       refreshing = false;
     }
   };
-  await refresh();
-  const links = await ipAddrJson().catch(() => []);
+  // The network step already read the addresses back; ask again only when it could not.
+  const links = net.links ?? (await refresh()) ?? [];
+  if (net.links) report(net.links);
+  phase('report');
   const ready: GuestReady = {
     time: new Date().toISOString(),
     pid: process.pid,
@@ -64,11 +124,14 @@ async function main(): Promise<void> {
     resolvConfPath: net.resolvConfPath,
     networkErrors: net.errors,
     interfaces: links,
+    phasesMs,
   };
-  writeAtomic(cfg.readyFile, JSON.stringify(ready, null, 2) + '\n');
+  writeAtomic(cfg.readyFile, JSON.stringify(ready) + '\n');
 
-  const timer = setInterval(() => void refresh(), 1000);
-  // Refresh on change too, so status.interfaces follows hot-plug/readdress quickly.
+  // `ip monitor` below reports changes as they happen; the timer is only a safety net, and slow:
+  // a once-a-second `ip` spawn in every guest was most of an idle sim's CPU with twenty VMs up.
+  const timer = setInterval(() => void refresh(), 10_000);
+  // Refresh on change, so status.interfaces follows hot-plug/readdress quickly.
   let monitor: ChildProcess | undefined = spawn('ip', ['monitor', 'address', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let debounce: NodeJS.Timeout | undefined;
   monitor.stdout?.on('data', () => {
@@ -82,6 +145,7 @@ async function main(): Promise<void> {
     clearTimeout(debounce);
     monitor?.kill();
     void sshd.close();
+    if (warm?.resolvConf) rmSync(warm.resolvConf, { force: true });
     // Open SSH sessions would keep close() pending; the VM is powering off anyway.
     setTimeout(() => process.exit(0), 100).unref();
   };

@@ -1,73 +1,128 @@
 // Warm guests: a few guest netns, each with an agent already started and waiting for its
 // config on stdin. A VM boot takes one, so Node's start-up is off the boot's critical path —
 // the way a real node keeps its virt-launcher image cached.
-import type { ChildProcess } from 'node:child_process';
-import { spawnIn, sh } from '../fabric/exec.ts';
+import { inNetns, sh } from '../fabric/exec.ts';
 import { Netns } from '../fabric/netns.ts';
+import { WARM_LINE } from './config.ts';
 
-export interface WarmGuest {
+/** A running guest agent, as the pool's spawn function hands it back (see sim/spawner.ts). */
+export interface AgentProcess {
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  readonly stdout: { on(event: 'data', fn: (text: string) => void): unknown };
+  readonly stderr: { on(event: 'data', fn: (text: string) => void): unknown };
+  /** Write to stdin and close it. */
+  end(data?: string): void;
+  kill(signal?: NodeJS.Signals): boolean;
+  on(event: 'exit', fn: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  once(event: 'exit', fn: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+}
+
+export type SpawnAgent = (cmd: string[], env: NodeJS.ProcessEnv) => AgentProcess;
+
+/** Plumbing made ahead for each warm guest (the sim's prepared launcher netns). */
+export interface WarmPlumbing<L> {
+  prepare(guestNetns: string): Promise<L>;
+  discard(prepared: L): Promise<void>;
+}
+
+export interface WarmGuest<L = unknown> {
   netns: string;
-  agent: ChildProcess;
+  /** What WarmPlumbing.prepare made for this guest, if the pool has one. */
+  prepared?: L;
+  agent: AgentProcess;
   /** The agent's recent stderr, for error messages. */
   stderr(): string;
   /** Hands the agent its config: it boots from here. */
   boot(configPath: string): void;
 }
 
-export class GuestPool {
-  private readonly ready: WarmGuest[] = [];
-  private readonly waiters: ((g: WarmGuest) => void)[] = [];
+const MAX_WARMING = 2;
+const WARM_TIMEOUT_MS = 60_000;
+
+export class GuestPool<L = unknown> {
+  private readonly ready: WarmGuest<L>[] = [];
+  private readonly waiters: ((g: WarmGuest<L>) => void)[] = [];
   private filling = 0;
   private seq = 0;
   private closed = false;
 
-  constructor(private readonly agentScript: string, private readonly size = 3) {}
+  constructor(private readonly agentScript: string, private readonly spawn: SpawnAgent, private readonly size = 3, private readonly plumbing?: WarmPlumbing<L>) {}
 
   start(): void {
     this.refill();
   }
 
-  async take(): Promise<WarmGuest> {
+  async take(): Promise<WarmGuest<L>> {
     const g = this.ready.shift();
-    this.refill();
-    if (g) return g;
-    return new Promise((resolve) => this.waiters.push(resolve));
+    if (g) { this.refill(); return g; }
+    return new Promise((resolve) => { this.waiters.push(resolve); this.refill(); });
   }
 
+  /**
+   * Warming a guest is a Node start-up (~0.2 s of CPU). Refills start at once, but at most
+   * MAX_WARMING at a time (more when boots are waiting), so that a burst of boots does not also
+   * start a burst of Node processes.
+   */
   private refill(): void {
-    while (!this.closed && this.ready.length + this.filling < this.size + this.waiters.length) {
-      this.filling++;
-      this.warm().then((g) => {
-        this.filling--;
-        const w = this.waiters.shift();
-        if (w) w(g);
-        else this.ready.push(g);
-      }, (e: Error) => {
-        this.filling--;
-        console.error(`guest pool: ${e.message}`);
-        if (!this.closed) setTimeout(() => this.refill(), 1000);
-      });
-    }
+    while (!this.closed && this.filling < Math.max(MAX_WARMING, this.waiters.length) && this.ready.length + this.filling < this.size + this.waiters.length) this.warmOne();
   }
 
-  private async warm(): Promise<WarmGuest> {
+  private warmOne(): void {
+    this.filling++;
+    this.warm().then((g) => {
+      this.filling--;
+      const w = this.waiters.shift();
+      if (w) w(g);
+      else this.ready.push(g);
+      this.refill();
+    }, (e: Error) => {
+      this.filling--;
+      console.error(`guest pool: ${e.message}`);
+      if (!this.closed) setTimeout(() => this.refill(), 1000);
+    });
+  }
+
+  private async warm(): Promise<WarmGuest<L>> {
     const netns = `vm-${process.pid}-${++this.seq}`;
     await sh(Netns.addScript([netns]));
     // Its own mount and UTS namespaces: the guest's /sys shows its own links, and it sets its own hostname.
-    const agent = spawnIn(netns, [
+    const agent = this.spawn(inNetns(netns, [
       'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', 'mount -t sysfs sysfs /sys && exec "$@"', 'guest',
       process.execPath, this.agentScript, '--config-from-stdin',
-    ], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, KVNET_GUEST_BIND_RESOLV: '1' } });
+    ]), { ...process.env, KVNET_GUEST_BIND_RESOLV: '1' });
     let tail = '';
-    agent.stderr?.setEncoding('utf8').on('data', (d: string) => { tail = (tail + d).slice(-4000); });
-    agent.stdin?.on('error', () => undefined);
-    return { netns, agent, stderr: () => tail, boot: (path) => agent.stdin?.end(`${path}\n`) };
+    agent.stderr.on('data', (d: string) => { tail = (tail + d).slice(-4000); });
+    // Warm means warmed up: the agent says so on stdout once its sshd is listening.
+    const warmedUp = new Promise<void>((resolve, reject) => {
+      let out = '';
+      agent.stdout.on('data', (d: string) => { out += d; if (out.includes(`${WARM_LINE}\n`)) resolve(); });
+      agent.once('exit', (code) => reject(new Error(`warm guest agent exited (${code}): ${tail.trim().split('\n').at(-1) ?? ''}`)));
+      setTimeout(() => reject(new Error(`guest agent not warm after ${WARM_TIMEOUT_MS} ms`)), WARM_TIMEOUT_MS).unref();
+    });
+    warmedUp.catch(() => undefined);
+    const preparing = this.plumbing?.prepare(netns);
+    let prepared: L | undefined;
+    try {
+      prepared = await preparing;
+      await warmedUp;
+    } catch (e) {
+      agent.kill('SIGKILL');
+      const left = prepared ?? await preparing?.catch(() => undefined);
+      if (left !== undefined) await this.plumbing?.discard(left).catch(() => undefined);
+      await new Netns(netns).delete().catch(() => undefined);
+      throw e;
+    }
+    return { netns, prepared, agent, stderr: () => tail, boot: (path) => agent.end(`${path}\n`) };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const unused = this.ready.splice(0);
     for (const g of unused) g.agent.kill('SIGKILL');
-    await Promise.all(unused.map((g) => new Netns(g.netns).delete().catch(() => undefined)));
+    await Promise.all(unused.map(async (g) => {
+      if (g.prepared !== undefined) await this.plumbing?.discard(g.prepared).catch(() => undefined);
+      await new Netns(g.netns).delete().catch(() => undefined);
+    }));
   }
 }

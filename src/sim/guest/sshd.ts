@@ -13,10 +13,8 @@ import type { GuestConfig, GuestUser } from './config.ts';
 
 const { Server, utils } = ssh2;
 
-export interface SshdOptions {
-  hostKeyPath: string;
-  port: number;
-  listen: string;
+/** Who may log in, and the session environment: set at boot from cloud-init, changeable later. */
+export interface SshdAccess {
   authorizedKeys: string[];
   users: GuestUser[];
   hostname?: string;
@@ -24,8 +22,18 @@ export interface SshdOptions {
   env?: Record<string, string>;
 }
 
+export interface SshdOptions extends SshdAccess {
+  /** An ed25519 private key (PEM/OpenSSH) to serve, or a path to load it from or create it at. */
+  hostKey?: string;
+  hostKeyPath?: string;
+  port: number;
+  listen: string;
+}
+
 export interface Sshd {
   port: number;
+  /** Replace who may log in; sessions already open keep running. */
+  configure(access: SshdAccess): void;
   close(): Promise<void>;
 }
 
@@ -103,10 +111,8 @@ function runOnChannel(channel: ServerChannel, argv: string[], env: NodeJS.Proces
 }
 
 export async function startSshd(opts: SshdOptions): Promise<Sshd> {
-  const hostKey = loadOrCreateHostKey(opts.hostKeyPath);
-  const globalKeys = parsePublicKeys(opts.authorizedKeys);
-  const userKeys = new Map(opts.users.map((u) => [u.name, parsePublicKeys(u.authorizedKeys ?? [])]));
-  const users = new Map(opts.users.map((u) => [u.name, u]));
+  const hostKey = opts.hostKey ?? loadOrCreateHostKey(opts.hostKeyPath ?? '');
+  let access = compileAccess(opts);
 
   const server = new Server({ hostKeys: [hostKey], ident: 'OpenSSH_9.6 kvnet-guest' }, (client: Connection) => {
     let username = 'root';
@@ -114,6 +120,8 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
     client.on('error', () => { /* client vanished; nothing to report */ });
     client.on('authentication', (ctx) => {
       username = ctx.username;
+      // The access list of this moment: a login racing the boot sees cloud-init's keys once they are in.
+      const { globalKeys, userKeys, users } = access;
       if (ctx.method === 'publickey') {
         const candidates = [...globalKeys, ...(userKeys.get(ctx.username) ?? [])];
         const key = candidates.find((k) => k.type === ctx.key.algo && eqBuf(k.getPublicSSH(), ctx.key.data))
@@ -136,12 +144,13 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
     });
 
     client.on('ready', () => {
+      const { hostname, env: extraEnv } = access;
       const home = username === 'root' ? '/root' : `/home/${username}`;
       const env: NodeJS.ProcessEnv = {
         PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         USER: username, LOGNAME: username, HOME: home, SHELL: '/bin/sh', LANG: 'C.UTF-8',
-        ...(opts.hostname ? { HOSTNAME: opts.hostname } : {}),
-        ...opts.env,
+        ...(hostname ? { HOSTNAME: hostname } : {}),
+        ...extraEnv,
       };
       client.on('session', (acceptSession) => {
         const session = acceptSession();
@@ -161,7 +170,7 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
           child = runOnChannel(accept(), ['sh', '-c', info.command], env, pty);
         });
         session.on('shell', (accept) => {
-          child = runOnChannel(accept(), ['sh', '-i'], { ...env, PS1: `[${username}@${opts.hostname ?? 'guest'}]$ ` }, true);
+          child = runOnChannel(accept(), ['sh', '-i'], { ...env, PS1: `[${username}@${hostname ?? 'guest'}]$ ` }, true);
         });
       });
       // OpenSSH -L / -W: connect from inside the guest.
@@ -198,17 +207,26 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   return {
     port,
+    configure: (next) => { access = compileAccess(next); },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
+/** Keys parsed once per configuration, not per login. */
+function compileAccess(a: SshdAccess) {
+  return {
+    globalKeys: parsePublicKeys(a.authorizedKeys),
+    userKeys: new Map(a.users.map((u) => [u.name, parsePublicKeys(u.authorizedKeys ?? [])])),
+    users: new Map(a.users.map((u) => [u.name, u])),
+    hostname: a.hostname,
+    env: a.env,
+  };
+}
+
+export function accessFromConfig(cfg: GuestConfig): SshdAccess {
+  return { authorizedKeys: cfg.authorizedKeys, users: cfg.users, hostname: cfg.hostname };
+}
+
 export function startSshdFromConfig(cfg: GuestConfig): Promise<Sshd> {
-  return startSshd({
-    hostKeyPath: cfg.hostKeyPath,
-    port: cfg.sshPort,
-    listen: cfg.sshListen,
-    authorizedKeys: cfg.authorizedKeys,
-    users: cfg.users,
-    hostname: cfg.hostname,
-  });
+  return startSshd({ hostKeyPath: cfg.hostKeyPath, port: cfg.sshPort, listen: cfg.sshListen, ...accessFromConfig(cfg) });
 }

@@ -1,0 +1,93 @@
+// The sim's side of spawner-main.ts: long-lived children (guest agents) started by a small helper
+// process, seen here as ChildProcess-like handles.
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleEntry } from './bundle.ts';
+
+export type SpawnerRequest =
+  | { t: 'spawn'; id: number; cmd: string[]; env: NodeJS.ProcessEnv }
+  | { t: 'end'; id: number; data?: string }
+  | { t: 'kill'; id: number; signal: NodeJS.Signals };
+
+export type SpawnerReply =
+  | { t: 'spawned'; id: number; pid: number }
+  | { t: 'stdout' | 'stderr'; id: number; data: string }
+  | { t: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null; error?: string };
+
+/** What the sim uses of a child: its exit, stdin once, stdout/stderr text, and signals. */
+export class SpawnedProcess extends EventEmitter {
+  pid = 0;
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  readonly stdout = new EventEmitter();
+  readonly stderr = new EventEmitter();
+
+  constructor(private readonly id: number, private readonly spawner: Spawner) {
+    super();
+  }
+
+  /** Write `data` (if any) to the child's stdin and close it. */
+  end(data?: string): void {
+    this.spawner.request({ t: 'end', id: this.id, data });
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    if (this.exitCode !== null || this.signalCode !== null) return false;
+    this.spawner.request({ t: 'kill', id: this.id, signal });
+    return true;
+  }
+}
+
+export class Spawner {
+  private readonly helper: ChildProcess;
+  private readonly live = new Map<number, SpawnedProcess>();
+  private seq = 0;
+
+  constructor(stateDir: string) {
+    const script = bundleEntry(join(dirname(fileURLToPath(import.meta.url)), 'spawner-main.ts'), join(stateDir, 'spawner.cjs'));
+    this.helper = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    this.helper.on('message', (m: SpawnerReply) => this.reply(m));
+    this.helper.on('exit', () => {
+      for (const p of this.live.values()) this.exited(p, null, 'SIGKILL');
+      this.live.clear();
+    });
+  }
+
+  spawn(cmd: string[], env: NodeJS.ProcessEnv = process.env): SpawnedProcess {
+    const id = ++this.seq;
+    const p = new SpawnedProcess(id, this);
+    this.live.set(id, p);
+    if (!this.request({ t: 'spawn', id, cmd, env })) queueMicrotask(() => this.exited(p, 127, null, 'the spawner is gone'));
+    return p;
+  }
+
+  request(m: SpawnerRequest): boolean {
+    if (!this.helper.connected) return false;
+    this.helper.send(m);
+    return true;
+  }
+
+  close(): void {
+    if (this.helper.connected) this.helper.disconnect();
+  }
+
+  private reply(m: SpawnerReply): void {
+    const p = this.live.get(m.id);
+    if (!p) return;
+    if (m.t === 'spawned') p.pid = m.pid;
+    else if (m.t !== 'exit') p[m.t].emit('data', m.data);
+    else {
+      this.live.delete(m.id);
+      this.exited(p, m.code, m.signal, m.error);
+    }
+  }
+
+  private exited(p: SpawnedProcess, code: number | null, signal: NodeJS.Signals | null, error?: string): void {
+    p.exitCode = code;
+    p.signalCode = signal;
+    if (error) p.stderr.emit('data', `${error}\n`);
+    p.emit('exit', code, signal);
+  }
+}
