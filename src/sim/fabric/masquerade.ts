@@ -1,12 +1,13 @@
-// KubeVirt masquerade binding inside a virt-launcher pod netns:
-// k6t-eth0 bridge (gateway 10.0.2.1) + tap0, NAT in an nft table `kubevirt`.
-import { Bridge } from './bridge.ts';
+// KubeVirt masquerade binding inside a virt-launcher pod netns: the gateway (10.0.2.1) on
+// `k6t-eth0`, NAT in an nft table `kubevirt`. KubeVirt's k6t-eth0 is a bridge whose one port is
+// the VM's tap; here the guest is a netns, so its cable's launcher end is k6t-eth0 itself: the
+// same gateway, MAC and NAT, without a one-port bridge crossing in every packet's path.
+import { addrLine } from './bridge.ts';
 import { guestDefaults, DEFAULT_VM_CIDR4, DEFAULT_VM_CIDR6, type GuestDefaults } from './ipam.ts';
 import { NftTable } from './nft-table.ts';
 import { Veth } from './veth.ts';
 
 export const MASQ_BRIDGE = 'k6t-eth0';
-export const MASQ_TAP = 'tap0';
 /** libvirt live-migration ports: never forwarded to the guest. */
 export const MIGRATION_PORTS = [49152, 49153];
 
@@ -43,20 +44,17 @@ export function masqueradePlan(podNetns: string, g: MasqueradeGuest, mtu: number
   };
 }
 
-/** `ip` lines for the pod netns: bridge with the gateway addresses, tap0 <-> guest eth0. */
+/** `ip` lines for the pod netns: the cable k6t-eth0 <-> guest eth0, and the gateway addresses on k6t-eth0. */
 export function masqueradeLinkLines(p: MasqueradePlan): string[] {
   const prefix4 = p.vmCidr4.split('/')[1];
   const prefix6 = p.vmCidr6.split('/')[1];
-  const br = new Bridge({
-    name: MASQ_BRIDGE, mtu: p.mtu,
-    addresses: [`${p.guest.gw4}/${prefix4}`, ...(p.dualStack ? [`${p.guest.gw6}/${prefix6}`] : [])],
-  });
   const veth = new Veth({
-    a: { name: MASQ_TAP, master: MASQ_BRIDGE },
+    a: { name: MASQ_BRIDGE },
     b: { name: 'eth0', netns: p.guestNetns, mac: p.mac },
     mtu: p.mtu,
   });
-  return [...br.createLines(), ...veth.createLines(), ...veth.endLines('a')];
+  const gateways = [`${p.guest.gw4}/${prefix4}`, ...(p.dualStack ? [`${p.guest.gw6}/${prefix6}`] : [])];
+  return [...veth.createLines(), ...veth.endLines('a'), ...gateways.map((a) => addrLine(a, MASQ_BRIDGE))];
 }
 
 function set(ports: number[]): string {

@@ -19,7 +19,7 @@ export interface NetnsOptions {
   noDad?: boolean;
   /**
    * false: bridged frames skip the IP netfilter hooks (br_netfilter's bridge-nf-call-*), for a
-   * netns whose bridges need no IP-level rules: the machine switch, a launcher's k6t-eth0. Nodes
+   * netns whose bridges need no IP-level rules: the machine switch, a launcher. Nodes
    * keep them, as kube-proxy needs. Default: the kernel's (on when br_netfilter is loaded).
    */
   bridgeNetfilter?: boolean;

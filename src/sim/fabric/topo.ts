@@ -224,10 +224,10 @@ export class Fabric {
       const fixups = preparedFixups(s.prepared.plan, plan, t.replaceScript(masqueradeNftBody(plan)));
       if (fixups) await sh(fixups);
     } else {
-      // One worker job: guest netns, then inside the pod: forwarding, k6t-eth0 + tap0, nft table.
+      // One worker job: guest netns, then inside the pod: forwarding, the k6t-eth0 cable, nft table.
       await sh([
         guest.precreated ? '' : Netns.addScript([guest.netns]),
-        frag.inNetns(s.info.netns, netnsSysctls({ forwarding: true, noDad: false, bridgeNetfilter: false }), [
+        frag.inNetns(s.info.netns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), [
           frag.ip(masqueradeLinkLines(plan)),
           frag.nft(t.replaceScript(masqueradeNftBody(plan))),
         ].join('\n')),
@@ -243,7 +243,7 @@ export class Fabric {
     await sh([
       frag.ip([`netns add ${netns}`]),
       frag.ip(['link set lo up'], netns),
-      frag.inNetns(netns, netnsSysctls({ forwarding: true, noDad: false, bridgeNetfilter: false }), [
+      frag.inNetns(netns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), [
         frag.ip(masqueradeLinkLines(plan)),
         frag.nft(kubevirtTable(netns).replaceScript(masqueradeNftBody(plan))),
       ].join('\n')),
