@@ -12,6 +12,7 @@ import { generateKeyPair } from '../src/guest/keys.ts';
 import { Kube, type KObject } from '../src/kube/client.ts';
 import { masqueradeVm, sshKeySecret } from '../src/kube/vm.ts';
 import { icmpLatency, parsePing, type Exec } from '../src/probes/index.ts';
+import { shq } from '../src/probes/target.ts';
 import { summarize } from '../src/probes/stats.ts';
 import { startSim } from '../src/sim/up.ts';
 
@@ -52,11 +53,8 @@ const boot = summarize(ready);
 // sender's CPU carries the whole path and the medians repeat. Rounds alternate subject and
 // reference, and the verdict takes the median of the per-round ratios.
 const CPU = os.cpus().length - 1;
-// Output goes to a file and comes back at the end: streamed line by line over SSH, it kept the
-// agent, the port-forward relay and this process busy during the very pings it reported.
-const pinned = (g: Guest): Exec => ({
-  exec: (cmd, o) => g.exec(`o=$(mktemp) e=$(mktemp); taskset -c ${CPU} ${cmd} >$o 2>$e; rc=$?; cat $o; cat $e >&2; rm -f $o $e; exit $rc`, o),
-});
+// (icmpLatency holds ping's output in the guest until it exits, so SSH stays quiet meanwhile.)
+const pinned = (g: Guest): Exec => ({ exec: (cmd, o) => g.exec(`taskset -c ${CPU} sh -c ${shq(cmd)}`, o) });
 const podIp = async (name: string) => ((await kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', 'default', name))?.status as { interfaces: { ipAddress: string }[] }).interfaces[0].ipAddress;
 const [sameIp, crossIp] = [await podIp('boot-2'), await podIp('boot-1')];
 

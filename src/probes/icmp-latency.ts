@@ -1,6 +1,6 @@
 // ICMP echo latency with iputils ping, one sample per reply line (not just the summary).
 import { summarize, type Stats } from './stats.ts';
-import { excerpt, shq, type Exec, type IpFamily } from './target.ts';
+import { excerpt, shq, type Exec, type IpFamily, heldOutput } from './target.ts';
 
 export interface IcmpLatencyOptions {
   /** Echo requests to send. Default 20. */
@@ -63,7 +63,7 @@ export async function icmpLatency(from: Exec, target: string, opts: IcmpLatencyO
   const intervalS = opts.intervalS ?? 0.2;
   const command = pingCommand(target, { count, intervalS, family: opts.family, size: opts.size });
   const timeoutMs = opts.timeoutMs ?? Math.ceil(count * intervalS * 1000) + 15_000;
-  const r = await from.exec(command, { timeoutMs });
+  const r = await from.exec(heldOutput(command), { timeoutMs });
   if (r.code !== 0 && r.code !== 1) {
     throw new Error(`icmpLatency: '${command}' ${r.code === null ? 'was killed' : `exited ${r.code}`}: ${excerpt(r.stderr || r.stdout)}`);
   }

@@ -23,6 +23,14 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * `cmd` with its output held in the target until it exits, then printed; the exit status is kept.
+ * Streamed, every output line is an SSH message sent in the middle of the measurement it reports.
+ */
+export function heldOutput(cmd: string): string {
+  return `o=$(mktemp) && e=$(mktemp) || exit 125; ${cmd} >"$o" 2>"$e"; rc=$?; cat "$o"; cat "$e" >&2; rm -f "$o" "$e"; exit $rc`;
+}
+
 export function isIpv6Literal(host: string): boolean {
   return host.replace(/^\[|\]$/g, '').includes(':');
 }
