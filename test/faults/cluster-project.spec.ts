@@ -28,7 +28,7 @@ test('npx playwright test --project=cluster passes against a sim started with `k
     createInterface({ input: child!.stdout! }).on('line', (l) => l.startsWith('kvnet sim ready') && res());
     child!.on('exit', (c) => rej(new Error(`kvnet sim up exited with ${c}`)));
   });
-  const { code, outcomes, log } = await runSuites('cluster-project', ['suites/'], kubeconfig, 'cluster');
+  const { code, outcomes, log } = await runSuites('cluster-project', ['suites/'], kubeconfig, 'cluster', { KVNET_PROFILE: resolve('test/fixtures/profiles/cluster-on-sim.yaml') });
   const bad = outcomes.filter((o) => o.status !== 'passed' && o.status !== 'skipped');
   expect(bad.map((o) => `${o.title}: ${o.message}`), log.slice(-2000)).toEqual([]);
   expect(outcomes.filter((o) => o.status === 'passed').length).toBeGreaterThan(10);
