@@ -30,15 +30,6 @@ async function tcp(ns: string, host: string, port: number): Promise<string | nul
   return r.code === 0 ? r.stdout.trim() : null;
 }
 
-/** tcp(), retried: a fresh pod's first connection resolves neighbours on four hops, slow on a busy machine. */
-async function tcpRetry(ns: string, host: string, port: number): Promise<string | null> {
-  for (let i = 0; i < 3; i++) {
-    const r = await tcp(ns, host, port);
-    if (r !== null) return r;
-  }
-  return null;
-}
-
 function listen(ns: Netns, port: number): void {
   // Each listener replies with the peer address it saw: that is what the source-NAT check reads.
   for (const l of [`TCP4-LISTEN:${port},fork,reuseaddr`, `TCP6-LISTEN:${port},ipv6only=1,fork,reuseaddr`]) {
@@ -178,11 +169,11 @@ sandboxMain(async () => {
   const pf = await setupPreparedGuest(f, 'node-1', 'virt-launcher-f', 'f');
   for (const g of [pe.guest, pf.guest]) for (const p of [8080, 9090]) listen(g, p);
   await Promise.all([pe.guest, pf.guest].map((g) => waitListening(g.name, [8080, 9090])));
-  r.preparedListed = await tcpRetry(A, pe.pod.ipv4, 8080);
+  r.preparedListed = await tcp(A, pe.pod.ipv4, 8080);
   r.preparedUnlisted = await tcp(A, pe.pod.ipv4, 9090);
   r.preparedGuestAddr = (await run(['ip', '-4', '-br', 'addr', 'show', 'eth0'], { netns: pe.guest.name })).stdout;
   r.preparedMac = (await run(['ip', '-br', 'link', 'show', 'eth0'], { netns: pe.guest.name })).stdout.trim().split(/\s+/)[2];
-  r.preparedDefaultAllPorts = await tcpRetry(A, pf.pod.ipv4, 9090);
+  r.preparedDefaultAllPorts = await tcp(A, pf.pod.ipv4, 9090);
   r.preparedDefaultMac = (await run(['ip', '-br', 'link', 'show', 'eth0'], { netns: pf.guest.name })).stdout.includes(pf.mac);
 
   // Port-forward's kept listeners: one per (launcher, port), reused, gone with the pod.

@@ -55,8 +55,10 @@ export class Node {
 
   /** `ip` lines run in this node's netns once eth0 has arrived from the machine bridge. */
   setupLines(peers: Node[]): string[] {
+    // A fixed MAC: a bridge without one takes its lowest port's, so a new pod whose veth sorted
+    // lower moved the pods' gateway MAC under their ARP caches and cut them off for seconds.
     const podBridge = new Bridge({
-      name: POD_BRIDGE, mtu: this.podMtu,
+      name: POD_BRIDGE, mtu: this.podMtu, mac: macFromIp4(this.gw4),
       addresses: [`${this.gw4}/24`, ...(this.dualStack ? [`${this.gw6}/64`] : [])],
     });
     const vx = this.vxlan;
