@@ -1,13 +1,13 @@
 // KubeVirt's virt-handler, for every node at once: it plumbs a scheduled VMI's interfaces by
 // their binding, boots the guest (the agent process in the guest netns), reports
 // `status.interfaces` as the guest agent would, and tears everything down on deletion.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
+import { libvirtMac } from '../fabric/ipam.ts';
 import { Netns } from '../fabric/netns.ts';
 import type { Fabric, PodInfo, PreparedLauncher } from '../fabric/topo.ts';
 import type { Faults } from '../faults.ts';
@@ -130,7 +130,7 @@ export class VirtHandler extends Controller {
     const ifName = (i: VmiInterface) => `eth${ifaces.indexOf(i)}`;
     let guestIP: string | undefined;
     if (masq) {
-      const mac = masq.macAddress ?? warm.prepared?.plan.mac ?? randomMac();
+      const mac = masq.macAddress ?? warm.prepared?.plan.mac ?? libvirtMac();
       const plan = await this.fabric.plumbMasquerade(pod, {
         netns: guestNetns, mac, precreated: true,
         ports: masq.ports?.map((p) => p.port),
@@ -150,7 +150,7 @@ export class VirtHandler extends Controller {
       const network = spec.networks?.find((n) => n.name === iface.name);
       if (!network?.multus || iface.state === 'absent') continue;
       const { nad, plugin, config } = this.multus.resolve(ns, network.multus.networkName);
-      const ctx: AttachContext = { vmi, iface, network, nad, config, node, pod, guestNetns, guestIfName: ifName(iface), mac: iface.macAddress ?? randomMac(), index: ifaces.indexOf(iface) };
+      const ctx: AttachContext = { vmi, iface, network, nad, config, node, pod, guestNetns, guestIfName: ifName(iface), mac: iface.macAddress ?? libvirtMac(), index: ifaces.indexOf(iface) };
       const r = await plugin.attach(ctx);
       attached.push(ctx);
       if (r.dhcpLease) leases[ctx.guestIfName] = r.dhcpLease;
@@ -314,12 +314,6 @@ export class VirtHandler extends Controller {
     await Promise.all([...this.domains.keys()].map((k) => this.teardown(k).catch(() => undefined)));
     this.spawner.close();
   }
-}
-
-/** libvirt's OUI, as KubeVirt guests get without KubeMacPool. */
-function randomMac(): string {
-  const b = randomBytes(3);
-  return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
 }
 
 async function waitForFile(path: string, timeoutMs: number, failed: () => string | undefined): Promise<void> {

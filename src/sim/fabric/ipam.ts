@@ -1,4 +1,5 @@
 // Address arithmetic for the fabric's fixed plan (v4 as numbers, v6 as bigints).
+import { randomBytes } from 'node:crypto';
 
 export function ip4ToInt(ip: string): number {
   const p = ip.split('.').map(Number);
@@ -78,6 +79,11 @@ export function guestDefaults(vmCidr4 = DEFAULT_VM_CIDR4, vmCidr6 = DEFAULT_VM_C
     ipv6: `${nthAddress(vmCidr6, 2)}/${p6}`,
     gw6: nthAddress(vmCidr6, 1),
   };
+}
+
+/** libvirt's OUI with a random tail, as a KubeVirt guest NIC gets without KubeMacPool. */
+export function libvirtMac(): string {
+  return `52:54:00:${[...randomBytes(3)].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
 }
 
 /** A locally administered MAC from an IPv4 address, as OVN-Kubernetes does (0a:58:a:b:c:d). */

@@ -7,7 +7,8 @@ import { guestDefaults, DEFAULT_VM_CIDR4, DEFAULT_VM_CIDR6, type GuestDefaults }
 import { NftTable } from './nft-table.ts';
 import { Veth } from './veth.ts';
 
-export const MASQ_BRIDGE = 'k6t-eth0';
+/** The launcher's gateway interface (KubeVirt's name). */
+export const MASQ_GATEWAY_IF = 'k6t-eth0';
 /** libvirt live-migration ports: never forwarded to the guest. */
 export const MIGRATION_PORTS = [49152, 49153];
 
@@ -49,12 +50,12 @@ export function masqueradeLinkLines(p: MasqueradePlan): string[] {
   const prefix4 = p.vmCidr4.split('/')[1];
   const prefix6 = p.vmCidr6.split('/')[1];
   const veth = new Veth({
-    a: { name: MASQ_BRIDGE },
+    a: { name: MASQ_GATEWAY_IF },
     b: { name: 'eth0', netns: p.guestNetns, mac: p.mac },
     mtu: p.mtu,
   });
   const gateways = [`${p.guest.gw4}/${prefix4}`, ...(p.dualStack ? [`${p.guest.gw6}/${prefix6}`] : [])];
-  return [...veth.createLines(), ...veth.endLines('a'), ...gateways.map((a) => addrLine(a, MASQ_BRIDGE))];
+  return [...veth.createLines(), ...veth.endLines('a'), ...gateways.map((a) => addrLine(a, MASQ_GATEWAY_IF))];
 }
 
 function set(ports: number[]): string {

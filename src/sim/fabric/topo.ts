@@ -1,18 +1,17 @@
 // The cluster topology: machine-network switch, N nodes, pod network (bridge + VXLAN), pods and guests.
-import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { bridgeBatch, frag, ipBatch, run, sh } from './exec.ts';
 import { addrLine, Bridge } from './bridge.ts';
 import { NetnsDialer, connectFrom } from './connect.ts';
 import { applyOverlayDrops, setLoss } from './faults.ts';
 import {
-  MASQ_BRIDGE, kubevirtTable, masqueradeLinkLines, masqueradeNftBody, masqueradePlan,
+  MASQ_GATEWAY_IF, kubevirtTable, masqueradeLinkLines, masqueradeNftBody, masqueradePlan,
   type MasqueradeGuest, type MasqueradePlan,
 } from './masquerade.ts';
 import { Netns, netnsName, netnsSysctls } from './netns.ts';
 import { Node, POD_BRIDGE } from './node.ts';
 import { Veth } from './veth.ts';
-import type { GuestDefaults } from './ipam.ts';
+import { libvirtMac, type GuestDefaults } from './ipam.ts';
 import { MacSpoofCheck } from './attachment.ts';
 import { MachineNetwork } from './machine-network.ts';
 import { NodeBridges } from './node-bridges.ts';
@@ -58,8 +57,8 @@ interface PodState {
 }
 
 /**
- * A virt-launcher netns plumbed before its pod exists: the masquerade bridge and tap, the cable to
- * a guest netns, and the NAT table for the default binding (all ports, default CIDRs). A boot then
+ * A virt-launcher netns plumbed before its pod exists: the k6t-eth0 cable to a guest netns and
+ * the NAT table for the default binding (all ports, default CIDRs). A boot then
  * only cables it to a node and fixes what its VM changes.
  */
 export interface PreparedLauncher {
@@ -74,15 +73,18 @@ function preparedFixups(was: MasqueradePlan, want: MasqueradePlan, nftScript: st
   const cidrs = want.vmCidr4 !== was.vmCidr4 || want.vmCidr6 !== was.vmCidr6 || want.dualStack !== was.dualStack;
   if (cidrs) {
     const readdress = masqueradeLinkLines(want).filter((l) => l.startsWith('addr '));
-    out.push(frag.ip([`addr flush dev ${MASQ_BRIDGE} scope global`, ...readdress], want.podNetns));
+    out.push(frag.ip([`addr flush dev ${MASQ_GATEWAY_IF} scope global`, ...readdress], want.podNetns));
   }
   if (cidrs || (want.ports ?? []).join() !== (was.ports ?? []).join()) out.push(frag.inNetns(want.podNetns, {}, frag.nft(nftScript)));
   return out.join('\n');
 }
 
-/** libvirt's OUI, as a KubeVirt guest gets without KubeMacPool; a VM that names its MAC gets that at boot. */
-function randomGuestMac(): string {
-  return `52:54:00:${[...randomBytes(3)].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+/** Inside an existing launcher netns: forwarding, the k6t-eth0 cable to the guest, the NAT table. */
+function launcherScript(plan: MasqueradePlan): string {
+  return frag.inNetns(plan.podNetns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), [
+    frag.ip(masqueradeLinkLines(plan)),
+    frag.nft(kubevirtTable(plan.podNetns).replaceScript(masqueradeNftBody(plan))),
+  ].join('\n'));
 }
 
 export function guestNetnsName(vmName: string): string {
@@ -164,7 +166,7 @@ export class Fabric {
     return s;
   }
 
-  /** A pod on the pod network: netns `pod-<name>`, eth0 on the node's br-pod, default routes via the node. */
+  /** A pod on the pod network: netns `pod-<name>` (or a prepared launcher's), eth0 on the node's br-pod, default routes via the node. */
   async addPod(nodeName: string, podName: string, opts: { launcher?: PreparedLauncher } = {}): Promise<PodInfo> {
     if (this.pods.has(podName)) throw new Error(`pod already exists: ${podName}`);
     const node = this.node(nodeName);
@@ -219,19 +221,12 @@ export class Fabric {
     const plan = masqueradePlan(s.info.netns, guest, this.mtu, this.dualStack && !!s.info.ipv6);
     const gns = new Netns(guest.netns);
     s.guest = { netns: gns, plan };
-    const t = kubevirtTable(s.info.netns);
     if (s.prepared && s.prepared.guestNetns === guest.netns) {
-      const fixups = preparedFixups(s.prepared.plan, plan, t.replaceScript(masqueradeNftBody(plan)));
+      const fixups = preparedFixups(s.prepared.plan, plan, kubevirtTable(s.info.netns).replaceScript(masqueradeNftBody(plan)));
       if (fixups) await sh(fixups);
     } else {
-      // One worker job: guest netns, then inside the pod: forwarding, the k6t-eth0 cable, nft table.
-      await sh([
-        guest.precreated ? '' : Netns.addScript([guest.netns]),
-        frag.inNetns(s.info.netns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), [
-          frag.ip(masqueradeLinkLines(plan)),
-          frag.nft(t.replaceScript(masqueradeNftBody(plan))),
-        ].join('\n')),
-      ].join('\n'));
+      // One worker job: the guest netns, then the launcher side.
+      await sh([guest.precreated ? '' : Netns.addScript([guest.netns]), launcherScript(plan)].join('\n'));
     }
     return { pod: s.info.name, podNetns: s.info.netns, guestNetns: gns.name, guest: plan.guest, ports: plan.ports };
   }
@@ -239,15 +234,9 @@ export class Fabric {
   /** A launcher netns for a future pod, cabled to `guestNetns` (see PreparedLauncher). */
   async prepareLauncher(guestNetns: string): Promise<PreparedLauncher> {
     const netns = netnsName('pod-', `prepared-${process.pid}-${++this.preparedSeq}`);
-    const plan = masqueradePlan(netns, { netns: guestNetns, mac: randomGuestMac() }, this.mtu, this.dualStack);
-    await sh([
-      frag.ip([`netns add ${netns}`]),
-      frag.ip(['link set lo up'], netns),
-      frag.inNetns(netns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), [
-        frag.ip(masqueradeLinkLines(plan)),
-        frag.nft(kubevirtTable(netns).replaceScript(masqueradeNftBody(plan))),
-      ].join('\n')),
-    ].join('\n'));
+    // A libvirt MAC, as the VM gets when it names none; one that names its own gets that at boot.
+    const plan = masqueradePlan(netns, { netns: guestNetns, mac: libvirtMac() }, this.mtu, this.dualStack);
+    await sh([frag.ip([`netns add ${netns}`]), frag.ip(['link set lo up'], netns), launcherScript(plan)].join('\n'));
     return { netns, guestNetns, plan };
   }
 

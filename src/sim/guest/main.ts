@@ -20,6 +20,9 @@ function firstLine(input: NodeJS.ReadableStream): Promise<string> {
   });
 }
 
+/** Where a warm agent's sshd listens: what virt-handler's configs ask for. */
+const WARM_SSH = { port: 22, listen: '::' } as const;
+
 interface Warm {
   hostKey: string;
   sshd: Sshd;
@@ -47,14 +50,14 @@ async function warmUp(): Promise<Warm> {
   }
   await new Promise<void>((resolve) => spawn('ip', ['link', 'set', 'dev', 'lo', 'up'], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
   const hostKey = generateKeyPair('kvnet-guest-host').privateKey;
-  const sshd = await startSshd({ hostKey, port: 22, listen: '::', authorizedKeys: [], users: [] });
+  const sshd = await startSshd({ hostKey, ...WARM_SSH, authorizedKeys: [], users: [] });
   return { hostKey, sshd, resolvConf };
 }
 
 /** The warm sshd serves this config when it fits (same port and listen address); else a new one starts. */
 async function sshdFor(cfg: GuestConfig, warm: Warm | undefined): Promise<Sshd> {
   if (!warm) return startSshdFromConfig(cfg);
-  if (cfg.sshPort === warm.sshd.port && cfg.sshListen === '::' && !existsSync(cfg.hostKeyPath)) {
+  if (cfg.sshPort === WARM_SSH.port && cfg.sshListen === WARM_SSH.listen && !existsSync(cfg.hostKeyPath)) {
     mkdirSync(dirname(cfg.hostKeyPath), { recursive: true });
     writeFileSync(cfg.hostKeyPath, warm.hostKey, { mode: 0o600 }); // persisted, as the host key of a real image is
     warm.sshd.configure(accessFromConfig(cfg));
@@ -113,8 +116,8 @@ async function main(): Promise<void> {
     }
   };
   // The network step already read the addresses back; ask again only when it could not.
-  const links = net.links ?? (await refresh()) ?? [];
-  if (net.links) report(net.links);
+  const links = net.links ?? (await ipAddrJson().catch(() => []));
+  report(links);
   phase('report');
   const ready: GuestReady = {
     time: new Date().toISOString(),
