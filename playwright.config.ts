@@ -1,12 +1,22 @@
 // `npx playwright test`: the conformance suites, on the bundled sim (default) or, with
 // `--project=cluster`, on the cluster KUBECONFIG names.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
 import type { TargetOptions } from './src/fixtures/test.ts';
-import { requestedProjects } from './src/fixtures/projects.ts';
+import { requestedProjects, type ProjectName } from './src/fixtures/projects.ts';
+import { ConfigError, exitWithConfigError } from './src/report/config-error.ts';
 import { reportsDir } from './src/report/constants.ts';
 
-const projects = requestedProjects();
 const reports = reportsDir();
+let projects: ProjectName[];
+try {
+  // Here, not in global setup: Playwright refuses an unknown --project (with a stack) before global setup runs.
+  projects = requestedProjects();
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e;
+  exitWithConfigError(e, resolve(fileURLToPath(new URL('.', import.meta.url)), reports));
+}
 
 export default defineConfig<TargetOptions>({
   testDir: 'suites',

@@ -5,6 +5,7 @@
 import type { FullConfig, FullResult, Reporter, Suite, TestCase, TestResult } from '@playwright/test/reporter';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import type { ConfigurationError } from './config-error.ts';
 import { METRIC_ATTACHMENT, SEED_ANNOTATION, THRESHOLD_MARKER, type MetricRecord } from './constants.ts';
 
 export type CheckStatus = 'passed' | 'failed' | 'flaky' | 'skipped' | 'notrun';
@@ -37,6 +38,8 @@ export interface ConformanceMatrix {
   runStatus: FullResult['status'];
   totals: Record<CheckStatus, number>;
   capabilities: MatrixCapability[];
+  /** Set when the run stopped on a configuration mistake before any test ran (src/report/config-error.ts). */
+  configurationError?: ConfigurationError;
 }
 
 export interface MatrixReporterOptions {
@@ -229,10 +232,12 @@ td.cap{min-width:160px}.capname{font-weight:600}.epic{color:#666;font-size:12px;
 tr.passed td{background:#f1f8f1}tr.failed td{background:#fdecea}tr.flaky td{background:#fff4e5}tr.skipped td,tr.notrun td{background:#f4f4f4;color:#555}
 td.cap.passed{background:#e3f1e3}td.cap.failed{background:#f9d6d2}td.cap.skipped,td.cap.notrun{background:#ececec}
 ul{margin:0;padding-left:16px}li.miss{color:#c62828;font-weight:600}.kind{font-size:11px;color:#c62828;margin-top:2px}
+.configerr{background:#fff4e5;border:1px solid #ef6c00;padding:8px 12px}
 .reason{font-size:12px;max-width:420px;word-break:break-word}.none{color:#aaa}
 </style></head><body>
 <h1>kvnet conformance matrix</h1>
 <div class="meta">run status: <b>${h(m.runStatus)}</b> · generated ${h(m.generatedAt)}</div>
+${m.configurationError ? `<p class="configerr"><b>configuration error (${h(m.configurationError.kind)})</b>: ${h(m.configurationError.message)}<br>Nothing ran: fix the configuration and run again.</p>` : ''}
 <div class="totals"><span class="badge passed">${t.passed} passed</span><span class="badge failed">${t.failed} failed</span><span class="badge flaky">${t.flaky} flaky</span><span class="badge skipped">${t.skipped} skipped</span><span class="badge notrun">${t.notrun} not run</span></div>
 <p></p>
 <table><thead><tr><th>Capability</th><th>Seed §</th><th>Check</th><th>Result</th><th>Key metrics</th><th>Reason / detail</th></tr></thead>
