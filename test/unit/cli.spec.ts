@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
 import { loadProfile } from '../../src/fixtures/profile.ts';
 import { requestedProjects } from '../../src/fixtures/projects.ts';
+import { ConfigError, configErrorMatrix } from '../../src/report/config-error.ts';
 import { evaluateGate } from '../../src/report/gate.ts';
 import type { ConformanceMatrix } from '../../src/report/matrix-reporter.ts';
 
@@ -52,6 +53,8 @@ test('projects: the cluster project is only declared when asked for', () => {
     expect(requestedProjects(['node', 'playwright', 'test', '--project=cluster'])).toEqual(['cluster']);
     delete process.env.KVNET_PROJECTS;
     expect(requestedProjects(['x', '--project', 'sim', '--project', 'cluster'])).toEqual(['sim', 'cluster']);
+    delete process.env.KVNET_PROJECTS;
+    expect(() => requestedProjects(['x', '--project=nosuch']), 'unknown names are a configuration error').toThrow('unknown project "nosuch": the projects are "sim" and "cluster"');
   } finally {
     if (saved === undefined) delete process.env.KVNET_PROJECTS;
     else process.env.KVNET_PROJECTS = saved;
@@ -75,5 +78,57 @@ test('the gate fails on a failed check, can forgive thresholds, and enforces req
   expect(evaluateGate(m, { ...base, allowThresholds: true, noSkips: true }).ok).toBe(false);
   const req = evaluateGate(m, { ...base, allowThresholds: true, require: ['Jumbo frames'] });
   expect(req.ok).toBe(false);
-  expect(req.lines.join('\n')).toContain('required capability "Jumbo frames" did not pass any check');
+  expect(req.lines.join('\n')).toContain('required capability "Jumbo frames" did not pass 1 of 1 checks: mtu (skipped)');
+  // A forgiven threshold miss is not a failure of a required capability; a failure is.
+  expect(evaluateGate(m, { ...base, allowThresholds: true, require: ['Masquerade'] }).ok).toBe(true);
+  expect(evaluateGate(m, { ...base, require: ['Masquerade'] }).lines.join('\n')).toContain('"Masquerade" did not pass 1 of 2 checks: ICMP latency (failed)');
+});
+
+test('--require needs every check of the capability to pass: one pass and the rest skipped is not enough', () => {
+  const check = (title: string, status: 'passed' | 'skipped' | 'notrun') => ({ title, file: 'f', line: 1, seed: ['8.5'], status, durationMs: 0, retries: 0, metrics: [] });
+  const m: ConformanceMatrix = {
+    generatedAt: '', runStatus: 'passed', totals: { passed: 1, failed: 0, flaky: 0, skipped: 1, notrun: 1 },
+    capabilities: [{ capability: 'Linux bridge', seed: ['8.5'], status: 'passed', checks: [check('ping', 'passed'), check('vlan', 'skipped'), check('mtu', 'notrun')] }],
+  };
+  const base = { matrix: '', require: [], noSkips: false, allowThresholds: true };
+  expect(evaluateGate(m, base).ok, 'without --require, skips are not failures').toBe(true);
+  const r = evaluateGate(m, { ...base, require: ['Linux bridge'] });
+  expect(r.ok).toBe(false);
+  expect(r.lines.join('\n')).toContain('required capability "Linux bridge" did not pass 2 of 3 checks: vlan (skipped); mtu (notrun)');
+  m.capabilities[0].checks = m.capabilities[0].checks.map((c) => ({ ...c, status: 'passed' as const }));
+  expect(evaluateGate(m, { ...base, require: ['Linux bridge'] }).ok).toBe(true);
+});
+
+test('the gate refuses a file that is not a conformance matrix with exit 2 and one line', async () => {
+  const totals = { passed: 0, failed: 0, flaky: 0, skipped: 0, notrun: 0 };
+  const cases: [string, unknown, string][] = [
+    ['null', null, 'the top level is null, not an object'],
+    ['empty object', {}, '"runStatus" must be one of'],
+    ['array', [], 'the top level is an array, not an object'],
+    ['no capabilities', { runStatus: 'passed', totals }, '"capabilities" must be an array'],
+    ['no totals', { runStatus: 'failed', capabilities: [] }, '"totals" must count'],
+    ['a check without status', { runStatus: 'failed', totals, capabilities: [{ capability: 'x', checks: [{ title: 't', seed: [] }] }] }, 'capabilities[0].checks[0] needs'],
+  ];
+  for (const [name, doc, why] of cases) {
+    const p = resolve(dir, `not-a-matrix-${name.replace(/ /g, '-')}.json`);
+    writeFileSync(p, JSON.stringify(doc));
+    const r = await kvnet('gate', '--allow-thresholds', '--matrix', p);
+    expect(r, name).toMatchObject({ code: 2, out: expect.stringContaining(`is not a conformance matrix (${why}`) });
+    expect(r.out.trim().split('\n'), `${name}: one line`).toHaveLength(1);
+    expect(r.out, name).not.toContain('    at ');
+  }
+  const text = resolve(dir, 'not-json.json');
+  writeFileSync(text, 'last night');
+  expect(await kvnet('gate', '--matrix', text)).toMatchObject({ code: 2, out: expect.stringContaining('(not JSON)') });
+});
+
+test('the gate reports a run stopped on a configuration mistake as configuration, with that run\'s exit code', async () => {
+  const p = resolve(dir, 'config-error.json');
+  writeFileSync(p, JSON.stringify(configErrorMatrix(new ConfigError('kubeconfig', 'KUBECONFIG=/nonexistent: cannot read the file (ENOENT)'))));
+  for (const args of [[], ['--allow-thresholds'], ['--require', 'Masquerade']]) {
+    const r = await kvnet('gate', '--matrix', p, ...args);
+    expect(r.code, r.out).toBe(4);
+    expect(r.out).toContain('configuration error: KUBECONFIG=/nonexistent: cannot read the file (ENOENT)');
+    expect(r.out).not.toContain('gate failed');
+  }
 });
