@@ -47,6 +47,10 @@ export function evaluateGate(m: ConformanceMatrix, o: GateOptions): { ok: boolea
   if (m.runStatus !== 'passed' && m.runStatus !== 'failed') {
     ok = false;
     lines.push(`FAIL the run ended "${m.runStatus}"`);
+  } else if (m.runStatus === 'failed' && m.totals.failed === 0) {
+    // Failed with no failed check: global setup (a sim that did not start), a worker or teardown broke.
+    ok = false;
+    lines.push('FAIL the run failed outside any check (global setup, teardown or a worker); see its log');
   }
   lines.push(`${ok ? 'gate passed' : 'gate failed'}: ${m.totals.passed} passed, ${m.totals.failed} failed, ${m.totals.skipped} skipped`);
   return { ok, lines };

@@ -82,6 +82,9 @@ test('the gate fails on a failed check, can forgive thresholds, and enforces req
   // A forgiven threshold miss is not a failure of a required capability; a failure is.
   expect(evaluateGate(m, { ...base, allowThresholds: true, require: ['Masquerade'] }).ok).toBe(true);
   expect(evaluateGate(m, { ...base, require: ['Masquerade'] }).lines.join('\n')).toContain('"Masquerade" did not pass 1 of 2 checks: ICMP latency (failed)');
+  // A run that failed with no failed check broke outside the tests (e.g. the sim did not start): never a pass.
+  const empty: ConformanceMatrix = { generatedAt: '', runStatus: 'failed', totals: { passed: 0, failed: 0, flaky: 0, skipped: 0, notrun: 0 }, capabilities: [] };
+  expect(evaluateGate(empty, { ...base, allowThresholds: true }).lines.join('\n')).toContain('FAIL the run failed outside any check');
 });
 
 test('--require needs every check of the capability to pass: one pass and the rest skipped is not enough', () => {
