@@ -13,7 +13,8 @@ const USAGE = `usage:
   kvnet report [--results DIR] [--out DIR]
       build the single-file Allure HTML report from the last run (needs Java)
   kvnet gate [--matrix FILE] [--require CAPABILITY] [--no-skips] [--allow-thresholds]
-      exit non-zero when the last run's conformance matrix has failures (for nightly CI)`;
+      exit non-zero when the last run's conformance matrix has failures (for nightly CI): 1 failures,
+      2 usage or not a matrix, 3-6 the run stopped on a configuration error (profile, kubeconfig, unreachable, project)`;
 
 class UsageError extends Error {}
 

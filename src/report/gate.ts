@@ -9,7 +9,9 @@ export const GATE_USAGE = `usage: kvnet gate [--matrix FILE] [--require CAPABILI
   reads reports/conformance-matrix.json (default) and fails when a capability failed;
   --require: also fail unless every check of that capability passed (not run or skipped fails it)
   --no-skips: fail on any skipped check
-  --allow-thresholds: measurements below threshold warn instead of failing`;
+  --allow-thresholds: measurements below threshold warn instead of failing
+exit: 0 passed, 1 failed, 2 usage or not a matrix, 3-6 the run stopped on a configuration error
+  (3 profile, 4 kubeconfig, 5 API server unreachable, 6 project), whatever the flags`;
 
 export interface GateOptions {
   matrix: string;

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
 import { loadProfile, pinProfiles } from '../../src/fixtures/profile.ts';
 import { requestedProjects, resolveProjects } from '../../src/fixtures/projects.ts';
-import { checkKubeconfig, checkReachable } from '../../src/fixtures/run-config.ts';
+import { checkKubeconfig, checkReachable, clusterKubeconfig } from '../../src/fixtures/run-config.ts';
 import { ConfigError } from '../../src/report/config-error.ts';
 
 const root = resolve('test-results', 'run-config');
@@ -154,6 +154,16 @@ test('--project=Sim is the sim project: Playwright matches names case-insensitiv
   expect(r.out).toMatch(/\[sim\] › masquerade\.spec\.ts/);
 });
 
+test('without KUBECONFIG: ~/.kube/config, else a message naming KUBECONFIG (none needed in a pod)', () => {
+  const home = resolve(root, 'home');
+  expect(() => clusterKubeconfig({ HOME: home })).toThrow('KUBECONFIG is not set and ~/.kube/config does not exist');
+  expect(clusterKubeconfig({ HOME: home, KUBERNETES_SERVICE_HOST: '10.0.0.1' }), 'in a pod client-node uses the service account').toBeUndefined();
+  mkdirSync(resolve(home, '.kube'), { recursive: true });
+  writeFileSync(resolve(home, '.kube', 'config'), '');
+  expect(clusterKubeconfig({ HOME: home })).toMatchObject({ variable: 'KUBECONFIG', path: resolve(home, '.kube', 'config'), label: expect.stringContaining('(KUBECONFIG is unset)') });
+  expect(clusterKubeconfig({ HOME: home, KUBECONFIG: `:${resolve(root, 'a')}:/b` })?.path, 'the first file, as the suites load').toBe(resolve(root, 'a'));
+});
+
 test('workers get the profile global setup validated, not a re-read of the file', () => {
   const path = file('pinned.yaml', 'measure:\n  pingCount: 7\n');
   const saved = { profile: process.env.KVNET_PROFILE, pinned: process.env.KVNET_PINNED_PROFILES };
@@ -191,10 +201,10 @@ test.describe('a reachable API server passes, and refused credentials are a kube
   });
 
   test('GET /version through the kubeconfig answers; a bad token is a 401 naming the context', async () => {
-    const src = { variable: 'KUBECONFIG', path: kc };
+    const src = { variable: 'KUBECONFIG' as const, path: kc };
     await checkReachable(checkKubeconfig(src), src);
     const bad = file('bad-token.yaml', readFileSync(kc, 'utf8').replace(/token: .*/, 'token: not-the-token'));
-    const badSrc = { variable: 'KUBECONFIG', path: bad };
+    const badSrc = { variable: 'KUBECONFIG' as const, path: bad };
     const err = await checkReachable(checkKubeconfig(badSrc), badSrc).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err).toMatchObject({ kind: 'kubeconfig', message: expect.stringContaining('refused the credentials of context') });
