@@ -14,7 +14,7 @@ const USAGE = `usage:
       build the single-file Allure HTML report from the last run (needs Java)
   kvnet gate [--matrix FILE] [--require CAPABILITY] [--no-skips] [--allow-thresholds]
       exit non-zero when the last run's conformance matrix has failures (for nightly CI): 1 failures,
-      2 usage or not a matrix, 3-6 the run stopped on a configuration error (profile, kubeconfig, unreachable, project)`;
+      2 usage or not a matrix, 3-7 the run stopped on a configuration error (profile, kubeconfig, unreachable, project, tools)`;
 
 class UsageError extends Error {}
 

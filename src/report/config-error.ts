@@ -1,4 +1,4 @@
-// A configuration mistake (profile, kubeconfig, unreachable API, project name) stops a run before
+// A configuration mistake (profile, kubeconfig, unreachable API, project name, missing sim tools) stops a run before
 // anything starts. It is printed once, without a stack, exits with its own code, and replaces the
 // run's reports with a record of itself, so `kvnet gate` reports configuration, never last night's
 // results and never a product failure. Light enough for the Playwright config to load.
@@ -6,11 +6,11 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderMatrixHtml, type ConformanceMatrix } from './matrix-reporter.ts';
 
-export const CONFIG_ERROR_KINDS = ['profile', 'kubeconfig', 'unreachable', 'project'] as const;
+export const CONFIG_ERROR_KINDS = ['profile', 'kubeconfig', 'unreachable', 'project', 'tools'] as const;
 export type ConfigErrorKind = (typeof CONFIG_ERROR_KINDS)[number];
 
 /** Exit codes of `npx playwright test` and of `kvnet gate` (0 pass, 1 test failures, 2 usage). */
-export const CONFIG_EXIT_CODES: Record<ConfigErrorKind, number> = { profile: 3, kubeconfig: 4, unreachable: 5, project: 6 };
+export const CONFIG_EXIT_CODES: Record<ConfigErrorKind, number> = { profile: 3, kubeconfig: 4, unreachable: 5, project: 6, tools: 7 };
 
 /** What the matrix carries instead of results. */
 export interface ConfigurationError {

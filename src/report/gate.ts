@@ -1,6 +1,6 @@
 // `kvnet gate`: the nightly CI decision from a run's conformance matrix. Exit 0 when every
 // required capability passed; 1 otherwise, listing what failed and why; 2 for a usage mistake or
-// a file that is not a matrix; 3-6 when the run stopped on a configuration mistake (config-error.ts).
+// a file that is not a matrix; 3-7 when the run stopped on a configuration mistake (config-error.ts).
 import { readFileSync } from 'node:fs';
 import { CONFIG_ERROR_KINDS, CONFIG_EXIT_CODES, type ConfigErrorKind } from './config-error.ts';
 import type { ConformanceMatrix } from './matrix-reporter.ts';
@@ -10,8 +10,8 @@ export const GATE_USAGE = `usage: kvnet gate [--matrix FILE] [--require CAPABILI
   --require: also fail unless every check of that capability passed (not run or skipped fails it)
   --no-skips: fail on any skipped check
   --allow-thresholds: measurements below threshold warn instead of failing
-exit: 0 passed, 1 failed, 2 usage or not a matrix, 3-6 the run stopped on a configuration error
-  (3 profile, 4 kubeconfig, 5 API server unreachable, 6 project), whatever the flags`;
+exit: 0 passed, 1 failed, 2 usage or not a matrix, 3-7 the run stopped on a configuration error
+  (3 profile, 4 kubeconfig, 5 API server unreachable, 6 project, 7 sim tools missing), whatever the flags`;
 
 export interface GateOptions {
   matrix: string;
