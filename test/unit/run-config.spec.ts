@@ -163,6 +163,23 @@ test('--project=Sim is the sim project: Playwright matches names case-insensitiv
   expect(r.out).toMatch(/\[sim\] › masquerade\.spec\.ts/);
 });
 
+test('an API server that accepts but never answers is unreachable after a bounded wait', async () => {
+  const held: import('node:net').Socket[] = [];
+  const srv = createServer((sock) => held.push(sock)); // accepts the TCP connection, never speaks TLS
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const server = `https://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const src = { variable: 'KUBECONFIG' as const, path: kubeconfig('silent.yaml', server) };
+    const started = Date.now();
+    const err = await checkReachable(checkKubeconfig(src), src, 500).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'unreachable', message: expect.stringContaining(`no answer in 500 ms): is the cluster up? check your kubeconfig's server ${server}`) });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  } finally {
+    for (const s of held) s.destroy();
+    await new Promise((r) => srv.close(r));
+  }
+});
+
 test('without KUBECONFIG: ~/.kube/config, else a message naming KUBECONFIG (none needed in a pod)', () => {
   const home = resolve(root, 'home');
   expect(() => clusterKubeconfig({ HOME: home })).toThrow('KUBECONFIG is not set and ~/.kube/config does not exist');
