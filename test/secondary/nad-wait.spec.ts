@@ -1,11 +1,14 @@
 // A VM created before what its secondary network needs waits, as on a real cluster, and runs once
 // it is there: a missing NAD fails virt-controller's render of the launcher pod (VMI Pending,
 // Synchronized=False reason FailedCreate, retried with backoff); a device-plugin resource no node
-// has leaves the pod Unschedulable (VMI Scheduling, PodScheduled=False, VM ErrorUnschedulable).
+// has leaves the pod Unschedulable (VMI Scheduling, PodScheduled=False, VM ErrorUnschedulable);
+// an SR-IOV VM made before its SriovNetwork and policy meets both in turn.
 import { expect, test } from '@playwright/test';
 import type { KObject } from '../../src/kube/client.ts';
 import { addSecondaryNics, bridgeNad, type Condition, conditionsOf, linuxBridgeNncp, waitForStatusIp, waitNncp } from '../../src/fixtures/secondary.ts';
+import { masqueradeVm } from '../../src/kube/vm.ts';
 import { DataPlaneSim } from '../sim/helpers.ts';
+import { policy, sriovNetwork, withSriov } from '../sriov/helpers.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 150_000 });
 
@@ -93,4 +96,21 @@ test('a VM whose bridge no node has yet is Unschedulable (Scheduling, ErrorUnsch
   await waitNncp(sim.kube, 'brm-all');
   await waitVmi('later', 'Running', (s) => s.phase === 'Running', 60_000);
   expect((await waitForStatusIp(sim.kube, NS, 'later', 'br', '10.12.0.1')).interfaceName).toBe('eth1');
+});
+
+test('an SR-IOV VM created first waits for the operator\'s NAD (FailedCreate), then for VFs (Unschedulable), then runs with the VF', async () => {
+  const mac = '02:aa:00:00:01:01';
+  await sim.kube.create(masqueradeVm({ name: 'vf', namespace: NS, sshKeySecret: 'ssh-key', customize: withSriov('late-vf', { mac, cidr: '10.56.218.10/24' }) }));
+  const sync = await waitVmi('vf', 'Synchronized condition', (s) => s.conditions?.find((c) => c.type === 'Synchronized'));
+  expect(sync.message).toBe('failed to render launch manifest: failed to locate network attachment definition selftest/late-vf');
+
+  await sim.kube.create(sriovNetwork('late-vf', { resourceName: 'latevf', networkNamespace: NS }));
+  const cond = await waitVmi('vf', 'PodScheduled=False', (s) => s.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
+  expect(cond.message).toMatch(/Insufficient openshift\.io\/latevf/);
+  expect((await vmiStatus('vf'))?.conditions?.some((c) => c.type === 'Synchronized')).toBe(false);
+
+  await sim.kube.create(policy('latevf', { resourceName: 'latevf', numVfs: 2, nicSelector: { pfNames: ['ens1f0'] } }));
+  await waitVmi('vf', 'Running', (s) => s.phase === 'Running', 90_000);
+  const iface = (await vmiStatus('vf'))?.interfaces?.find((i) => i.name === 'sriov0') as { mac?: string; interfaceName?: string } | undefined;
+  expect(iface?.mac).toBe(mac);
 });
