@@ -114,3 +114,25 @@ test('an SR-IOV VM created first waits for the operator\'s NAD (FailedCreate), t
   const iface = (await vmiStatus('vf'))?.interfaces?.find((i) => i.name === 'sriov0') as { mac?: string; interfaceName?: string } | undefined;
   expect(iface?.mac).toBe(mac);
 });
+
+test('a NAD deleted after the pod was rendered: Multus finds no network (NoNetworkFound, FailedCreatePodSandBox), kubelet retries, the VM runs once it is back', async () => {
+  await sim.kube.create(bridgeNad(NS, 'gone-net', 'brq'));
+  await createVm('gone', [{ name: 'br', nad: 'gone-net', addresses: ['10.13.0.1/24'] }]);
+  // Rendered (the NAD was there) but held by the scheduler: no node has brq yet.
+  await waitVmi('gone', 'PodScheduled=False', (s) => s.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False'));
+  await sim.kube.delete(bridgeNad(NS, 'gone-net', 'brq'));
+  await sim.kube.create(linuxBridgeNncp('brq-all', 'brq', undefined));
+  await waitNncp(sim.kube, 'brq-all');
+  const [pod] = await launcherPods('gone');
+  const podEvents = async () => (await sim.kube.list<KObject>('v1', 'Event', NS)).filter((e) => (e.involvedObject as { uid?: string }).uid === pod.metadata?.uid);
+  const sandbox = await sim.kube.waitFor(async () => (await podEvents()).find((e) => e.reason === 'FailedCreatePodSandBox'), { what: 'FailedCreatePodSandBox on the launcher pod', timeoutMs: 30_000 });
+  expect(String(sandbox.message)).toContain('GetNetworkDelegates: failed getting the delegate: getKubernetesDelegate: cannot find a network-attachment-definition (gone-net) in namespace (selftest): network-attachment-definitions.k8s.cni.cncf.io "gone-net" not found');
+  expect((sandbox.source as { component?: string }).component).toBe('kubelet');
+  const noNet = (await podEvents()).find((e) => e.reason === 'NoNetworkFound');
+  expect(noNet?.type).toBe('Warning');
+  expect((await vmiStatus('gone'))?.phase, 'the sim moves a VMI to Scheduled at bind (upstream: Scheduling until the pod is Ready)').toBe('Scheduled');
+
+  await sim.kube.create(bridgeNad(NS, 'gone-net', 'brq'));
+  await waitVmi('gone', 'Running', (s) => s.phase === 'Running', 60_000);
+  expect((await waitForStatusIp(sim.kube, NS, 'gone', 'br', '10.13.0.1')).interfaceName).toBe('eth1');
+});

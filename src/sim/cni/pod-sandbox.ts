@@ -10,6 +10,7 @@ import { recordEvent } from '../controllers/events.ts';
 import { type CniAddError, noNetworkFound } from './multus.ts';
 
 const POD = kindOf('v1', 'Pod') as Kind;
+const EVENT = kindOf('v1', 'Event') as Kind;
 const SANDBOX_BACKOFF_MS = 10_000;
 
 export function sandboxRetryDelayMs(): number {
@@ -37,7 +38,7 @@ export function sandboxFailureMessage(pod: KObject, err: CniAddError): string {
 export function reportSandboxFailure(api: Registry, podObj: KObject, err: CniAddError, hostIP: string | undefined): void {
   const pod = api.tryGet(POD, podObj.metadata.namespace, podObj.metadata.name as string);
   if (!pod || pod.metadata.uid !== podObj.metadata.uid || pod.metadata.deletionTimestamp) return;
-  if (err.missingNad) recordEvent(api, pod, 'Warning', 'NoNetworkFound', noNetworkFound(err.missingNad.namespace, err.missingNad.name), 'multus');
+  if (err.missingNad) repeatEvent(api, pod, 'NoNetworkFound', noNetworkFound(err.missingNad.namespace, err.missingNad.name), 'multus');
   recordEvent(api, pod, 'Warning', 'FailedCreatePodSandBox', sandboxFailureMessage(pod, err), 'kubelet');
   const cur = (pod.status ?? {}) as { phase?: string; startTime?: string; containerStatuses?: unknown[] };
   if (cur.phase === 'Pending' && cur.containerStatuses?.length) return; // already reported
@@ -58,4 +59,13 @@ export function reportSandboxFailure(api: Registry, podObj: KObject, err: CniAdd
     }],
   };
   api.update(POD, pod.metadata.namespace, pod.metadata.name as string, pod, { subresource: 'status' });
+}
+
+/** A Warning event; the same one again bumps its count, as client-go's EventCorrelator does. */
+function repeatEvent(api: Registry, pod: KObject, reason: string, message: string, component: string): void {
+  const seen = api.store.list(EVENT, pod.metadata.namespace).find((e) =>
+    (e.involvedObject as { uid?: string } | undefined)?.uid === pod.metadata.uid && e.reason === reason && e.message === message);
+  if (!seen) { recordEvent(api, pod, 'Warning', reason, message, component); return; }
+  const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  api.update(EVENT, seen.metadata.namespace, seen.metadata.name as string, { ...seen, count: Number(seen.count ?? 1) + 1, lastTimestamp: t });
 }
