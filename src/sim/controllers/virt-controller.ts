@@ -10,7 +10,7 @@ import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
 import { Controller, keyOf, splitKey, type ReconcileResult } from './controller.ts';
 import { recordEvent } from './events.ts';
-import { networkResourceRequests } from './network-resources.ts';
+import { nadRef, networkResourceRequests } from './network-resources.ts';
 import {
   CREATED_BY_LABEL, VMI_FINALIZER, VM_LABEL, now, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
@@ -211,7 +211,12 @@ export class VirtController extends Controller {
     const spec = vmi.spec as VmiSpec;
     const ns = vmi.metadata.namespace as string;
     const name = `virt-launcher-${vmi.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
-    const multus = (spec.networks ?? []).filter((n) => n.multus).map((n) => ({ name: n.multus?.networkName, interface: `pod${hashName(n.name)}`, namespace: ns }));
+    // The networks annotation names each NAD by namespace and name, as KubeVirt splits `ns/name`.
+    const multus = (spec.networks ?? []).flatMap((n) => {
+      if (!n.multus) return [];
+      const ref = nadRef(ns, n.multus.networkName);
+      return [{ name: ref.name, namespace: ref.namespace, interface: `pod${hashName(n.name)}` }];
+    });
     const devices = { 'devices.kubevirt.io/kvm': '1', 'devices.kubevirt.io/tun': '1', 'devices.kubevirt.io/vhost-net': '1', ...networkDevices };
     const pod = this.api.create(POD, ns, {
       apiVersion: 'v1', kind: 'Pod',
