@@ -159,7 +159,7 @@ export class VirtController extends Controller {
       return;
     }
     if (!status.phase) {
-      this.setVmiStatus(vmi, { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False', reason: 'PodNotExists', message: 'virt-launcher pod has not yet been scheduled', lastProbeTime: null, lastTransitionTime: now() }] });
+      this.setVmiStatus(vmi, { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False', reason: 'PodNotExists', message: 'virt-launcher pod has not yet been scheduled', lastProbeTime: now(), lastTransitionTime: now() }] });
       return;
     }
     if (status.phase === 'Pending' && !pods.length) {
@@ -179,7 +179,7 @@ export class VirtController extends Controller {
       const created = this.api.get(VMI, ns, name);
       const st = (created.status ?? {}) as VmiStatus;
       if (st.conditions?.some((c) => c.type === 'Synchronized')) created.status = { ...st, conditions: st.conditions.filter((c) => c.type !== 'Synchronized') };
-      this.setVmiStatus(created, { phase: 'Scheduling', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestNotRunning', message: 'Guest VM is not reported as running', lastProbeTime: null, lastTransitionTime: now() }] });
+      this.setVmiStatus(created, { phase: 'Scheduling', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestNotRunning', message: 'Guest VM is not reported as running', lastProbeTime: now(), lastTransitionTime: now() }] });
       return;
     }
     const pod = pods[0];
