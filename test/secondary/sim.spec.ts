@@ -1,12 +1,12 @@
 // The sim's secondary networks: nmstate statuses (incl. Degraded), NAD attach, bridge-marker
-// scheduling, namespace isolation, VLAN isolation, macspoofchk, OVN layer2 across namespaces,
+// scheduling, namespace isolation and failed CNI ADDs (the pod waits, kubelet retries), VLAN isolation, macspoofchk, OVN layer2 across namespaces,
 // localnet without a mapping, DHCP with/without a server, and the status.interfaces shape.
 import { expect, test } from '@playwright/test';
 import { Guest } from '../../src/guest/guest.ts';
 import type { KObject } from '../../src/kube/client.ts';
 import { masqueradeVm, type VmOptions } from '../../src/kube/vm.ts';
 import {
-  addSecondaryNics, bridgeNad, conditionsOf, DHCP_RANGE_ANNOTATION, linuxBridgeNncp, ovnNad, vmiInterfaces, waitForStatusIp, waitNncp,
+  addSecondaryNics, bridgeMappingNncp, bridgeNad, conditionsOf, DHCP_RANGE_ANNOTATION, linuxBridgeNncp, ovnNad, removeNncp, vmiInterfaces, waitForStatusIp, waitNncp,
 } from '../../src/fixtures/secondary.ts';
 import { DataPlaneSim, type TestVm } from '../sim/helpers.ts';
 
@@ -29,12 +29,30 @@ const ping = async (vm: TestVm, ip: string, tries = 2): Promise<boolean> => {
   return false;
 };
 
-async function vmiFailure(name: string, ns = NS): Promise<string> {
+type PodEvent = { reason?: string; message?: string; involvedObject?: { name?: string } };
+
+/** The launcher pod's FailedCreatePodSandBox event (kubelet's report of a failed CNI ADD). */
+async function sandboxFailure(vm: string): Promise<PodEvent> {
   return sim.kube.waitFor(async () => {
-    const v = await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', ns, name);
-    const st = v?.status as { phase?: string; conditions?: { type: string; message?: string }[] } | undefined;
-    return st?.phase === 'Failed' ? (st.conditions?.find((c) => c.type === 'Ready')?.message ?? '') : undefined;
-  }, { what: `VMI ${name} Failed`, timeoutMs: 30_000 });
+    const [pod] = await sim.kube.list<KObject>('v1', 'Pod', NS, `vm.kubevirt.io/name=${vm}`);
+    if (!pod) return undefined;
+    const events = (await sim.kube.list<KObject>('v1', 'Event', NS)) as unknown as PodEvent[];
+    return events.find((e) => e.involvedObject?.name === pod.metadata?.name && e.reason === 'FailedCreatePodSandBox');
+  }, { what: `FailedCreatePodSandBox on ${vm}'s launcher pod`, timeoutMs: 30_000 });
+}
+
+/** The pod is Pending in ContainerCreating and the VMI neither runs nor fails, over a bounded look. */
+async function expectWaiting(vm: string, ms = 3000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const [pod] = await sim.kube.list<KObject>('v1', 'Pod', NS, `vm.kubevirt.io/name=${vm}`);
+    const ps = pod?.status as { phase?: string; containerStatuses?: { state?: { waiting?: { reason?: string } } }[] } | undefined;
+    expect(ps?.phase).toBe('Pending');
+    expect(ps?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('ContainerCreating');
+    const phase = ((await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', NS, vm))?.status as { phase?: string } | undefined)?.phase;
+    expect(['Running', 'Failed']).not.toContain(phase);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 function createVm(name: string, nics: Parameters<typeof addSecondaryNics>[1], ns = NS, node?: string): Promise<KObject> {
@@ -90,18 +108,25 @@ test('a VM on a NAD with the bridge resourceName annotation is scheduled where t
   expect((vmi.status as { nodeName: string }).nodeName).toBe('node-2');
 });
 
-test('a NAD in another namespace is refused (namespace isolation)', async () => {
+test('a NAD in another namespace is refused by Multus (namespace isolation): the pod waits in ContainerCreating with FailedCreatePodSandBox', async () => {
   await sim.kube.create(ovnNad('other', 'l2', { network: 'iso', topology: 'layer2' }));
   await createVm('iso', [{ name: 'l2', nad: 'other/l2' }]);
-  expect(await vmiFailure('iso')).toMatch(/namespace isolation/);
+  const ev = await sandboxFailure('iso');
+  expect(ev.message).toMatch(/^Failed to create pod sandbox: .*Multus: \[selftest\/virt-launcher-iso-[^\]]+\]: error loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: GetNetworkDelegates: namespace isolation enabled, annotation violates permission, pod is in namespace selftest but refers to target namespace other/);
+  await expectWaiting('iso');
 });
 
-test('a localnet NAD without a bridge mapping fails the VM with an event naming the mapping', async () => {
+test('a localnet NAD without a bridge mapping: the CNI ADD fails and kubelet retries until the mapping exists', async () => {
   await sim.kube.create(ovnNad(NS, 'unmapped', { network: 'unmapped-net', topology: 'localnet' }));
-  await createVm('unmapped', [{ name: 'ln', nad: 'unmapped' }]);
-  expect(await vmiFailure('unmapped')).toMatch(/bridge-mapping.*unmapped-net/);
-  const events = await sim.kube.list<KObject>('v1', 'Event', NS);
-  expect(events.some((e) => (e as { reason?: string }).reason === 'SyncFailed' && /bridge-mapping/.test((e as { message?: string }).message ?? ''))).toBe(true);
+  await createVm('unmapped', [{ name: 'ln', nad: 'unmapped', addresses: ['192.168.77.1/24'] }]);
+  const ev = await sandboxFailure('unmapped');
+  expect(ev.message).toMatch(/\[selftest\/virt-launcher-unmapped-[^\]]+:unmapped-net\]: error adding container to network "unmapped-net": .*bridge-mapping for localnet network "unmapped-net"/);
+  await expectWaiting('unmapped');
+  await sim.kube.create(bridgeMappingNncp('unmapped-map', 'unmapped-net', 'br-ex'));
+  await waitNncp(sim.kube, 'unmapped-map');
+  // kubelet's pod worker retries a failed sync after 10-15 s.
+  await waitForStatusIp(sim.kube, NS, 'unmapped', 'ln', '192.168.77.1', 60_000);
+  await removeNncp(sim.kube, 'unmapped-map');
 });
 
 test('Linux bridge: VLAN ids isolate, same VLAN talks across nodes; macspoofchk drops a changed MAC', async () => {

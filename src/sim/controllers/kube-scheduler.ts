@@ -71,7 +71,7 @@ export class KubeScheduler extends Controller {
       return !why;
     });
     if (!fits.length) {
-      const msg = `0/${nodes.length} nodes are available: ${summarise(reasons)}.`;
+      const msg = fitError(nodes.length, reasons);
       const cond = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: msg };
       const conds = ((pod.status as { conditions?: { type: string; message?: string }[] })?.conditions ?? []);
       if (conds.find((c) => c.type === 'PodScheduled')?.message !== msg) {
@@ -137,8 +137,21 @@ export function requests(spec: PodSpec): Record<string, number> {
   return out;
 }
 
-function summarise(reasons: string[]): string {
+/** "<n> <reason>" per reason, sorted as strings (kubernetes pkg/scheduler/framework FitError.Error). */
+function histogram(reasons: string[]): string {
   const counts = new Map<string, number>();
   for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1);
-  return [...counts].map(([r, n]) => `${n} ${r}`).join(', ');
+  return [...counts].map(([r, n]) => `${n} ${r}`).sort().join(', ');
+}
+
+/**
+ * Filters whose failure no eviction can fix return UnschedulableAndUnresolvable; for the rest the
+ * DefaultPreemption PostFilter looks for lower-priority victims, and the sim's pods all have
+ * priority 0, so there are none. Its verdict follows the filters' (pkg/scheduler/framework/plugins/defaultpreemption).
+ */
+const RESOLVABLE = (r: string) => r.startsWith('Insufficient ') || r === "node(s) didn't match pod anti-affinity rules";
+
+function fitError(nodes: number, reasons: string[]): string {
+  const preemption = reasons.map((r) => (RESOLVABLE(r) ? 'No preemption victims found for incoming pod' : 'Preemption is not helpful for scheduling'));
+  return `0/${nodes} nodes are available: ${histogram(reasons)}. preemption: 0/${nodes} nodes are available: ${histogram(preemption)}.`;
 }

@@ -2,7 +2,8 @@
 // names a device-plugin resource (annotation `k8s.v1.cni.cncf.io/resourceName`, e.g.
 // `openshift.io/<sriov resource>` or `bridge.network.kubevirt.io/<bridge>`) adds one unit of it
 // per interface to the virt-launcher pod's requests and limits, so the scheduler places the VM
-// only where the device exists.
+// only where the device exists. The NAD is read when the pod is rendered, so a missing one fails
+// the render (kubevirt/kubevirt pkg/network/multus NetworkToResource); virt-controller retries.
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { VmiNetwork } from './kubevirt-types.ts';
@@ -10,14 +11,22 @@ import type { VmiNetwork } from './kubevirt-types.ts';
 const NAD = kindOf('k8s.cni.cncf.io/v1', 'NetworkAttachmentDefinition') as Kind;
 export const NAD_RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
+/** A VM network's NAD reference (`name` in the VM's namespace, or `namespace/name`). */
+export function nadRef(vmNamespace: string, networkName: string): { namespace: string; name: string } {
+  const [namespace, name] = networkName.includes('/') ? networkName.split('/', 2) : [vmNamespace, networkName];
+  return { namespace, name };
+}
+
+/** The launcher pod's resource requests for the VM's Multus networks; throws, as KubeVirt's render does, when a NAD is missing. */
 export function networkResourceRequests(api: Registry, vmNamespace: string, networks: VmiNetwork[]): Record<string, string> {
   const counts: Record<string, number> = {};
   for (const n of networks) {
     if (!n.multus) continue;
-    const ref = n.multus.networkName;
-    const [ns, name] = ref.includes('/') ? ref.split('/', 2) : [vmNamespace, ref];
-    const res = api.tryGet(NAD, ns, name)?.metadata.annotations?.[NAD_RESOURCE_ANNOTATION];
-    // A missing NAD is virt-handler's error to report; the pod is not held back for it here.
+    const { namespace, name } = nadRef(vmNamespace, n.multus.networkName);
+    // virt-controller reads NADs cluster-wide: namespace isolation is Multus's check, at sandbox creation.
+    const nad = api.tryGet(NAD, namespace, name);
+    if (!nad) throw new Error(`failed to locate network attachment definition ${namespace}/${name}`);
+    const res = nad.metadata.annotations?.[NAD_RESOURCE_ANNOTATION];
     for (const r of (res ?? '').split(',').map((x) => x.trim()).filter(Boolean)) counts[r] = (counts[r] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, String(v)]));

@@ -1,13 +1,16 @@
 // KubeVirt's virt-controller: VM → VMI (by running / runStrategy), VMI → virt-launcher Pod,
-// and the VMI phase up to Scheduled once the scheduler has bound the pod.
+// and the VMI phase up to Scheduled once the scheduler has bound the pod. A launcher pod that
+// cannot be rendered (a NAD not there yet) leaves the VMI Pending with `Synchronized` False,
+// reason FailedCreate, and is retried with the workqueue's per-item exponential backoff, as
+// kubevirt/kubevirt pkg/virt-controller/watch/vmi (sync → updateStatus → AddRateLimited) does.
 import { randomBytes } from 'node:crypto';
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
-import { Controller, keyOf, splitKey } from './controller.ts';
+import { Controller, keyOf, splitKey, type ReconcileResult } from './controller.ts';
 import { recordEvent } from './events.ts';
-import { networkResourceRequests } from './network-resources.ts';
+import { nadRef, networkResourceRequests } from './network-resources.ts';
 import {
   CREATED_BY_LABEL, VMI_FINALIZER, VM_LABEL, now, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
@@ -16,6 +19,11 @@ const VM = kindOf('kubevirt.io/v1', 'VirtualMachine') as Kind;
 const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
 const POD = kindOf('v1', 'Pod') as Kind;
 const COMPONENT = 'virtualmachine-controller';
+/** client-go's DefaultControllerRateLimiter, per item: 5 ms doubling to 1000 s. */
+const BACKOFF_BASE_MS = 5;
+const BACKOFF_MAX_MS = 1000_000;
+/** Conditions the VM does not copy from its VMI (kubevirt pkg/virt-controller/watch/vm syncConditions). */
+const VM_OWN_CONDITIONS = ['Ready', 'Failure', 'RestartRequired', 'Initialized'];
 
 interface VmSpec {
   running?: boolean;
@@ -39,6 +47,9 @@ export function wantsRunning(vm: KObject, hasVmi: boolean): boolean {
 }
 
 export class VirtController extends Controller {
+  /** Failed renders per VMI key, for the backoff; forgotten on success. */
+  private readonly failures = new Map<string, number>();
+
   constructor(api: Registry) {
     super(api, 'virt-controller');
   }
@@ -58,11 +69,15 @@ export class VirtController extends Controller {
     for (const vm of this.api.store.list(VM)) this.enqueue(`vm:${keyOf(vm.metadata.namespace, vm.metadata.name)}`);
   }
 
-  protected async reconcile(key: string): Promise<void> {
+  protected async reconcile(key: string): Promise<ReconcileResult | void> {
     const [type, rest] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
     const [ns, name] = splitKey(rest);
-    if (type === 'vm') this.reconcileVm(ns as string, name);
-    else this.reconcileVmi(ns as string, name);
+    if (type === 'vm') return this.reconcileVm(ns as string, name);
+    const err = this.reconcileVmi(ns as string, name);
+    if (!err) { this.failures.delete(key); return; }
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    return { requeueAfterMs: Math.min(BACKOFF_BASE_MS * 2 ** n, BACKOFF_MAX_MS) };
   }
 
   private reconcileVm(ns: string, name: string): void {
@@ -96,6 +111,7 @@ export class VirtController extends Controller {
     }
     const phase = (ownedVmi?.status as VmiStatus | undefined)?.phase;
     const ready = phase === 'Running' && (ownedVmi?.status as VmiStatus).conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    const vmiConds = ((ownedVmi?.status as VmiStatus | undefined)?.conditions ?? []).filter((c) => !VM_OWN_CONDITIONS.includes(c.type));
     const printableStatus = !ownedVmi ? 'Stopped'
       : ownedVmi.metadata.deletionTimestamp ? 'Stopping'
       : phase === 'Running' ? 'Running'
@@ -104,7 +120,10 @@ export class VirtController extends Controller {
       : 'Starting';
     this.patchVmStatus(vm, {
       printableStatus, ready: !!ready, created: !!ownedVmi,
-      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: now(), ...(ready ? {} : { reason: ownedVmi ? 'VMINotReady' : 'VMINotExists' }) }],
+      conditions: [
+        { type: 'Ready', status: ready ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: now(), ...(ready ? {} : { reason: ownedVmi ? 'VMINotReady' : 'VMINotExists' }) },
+        ...vmiConds,
+      ],
     });
   }
 
@@ -120,7 +139,8 @@ export class VirtController extends Controller {
     this.api.update(VM, vm.metadata.namespace, vm.metadata.name as string, vm, { subresource: 'status' });
   }
 
-  private reconcileVmi(ns: string, name: string): void {
+  /** Returns the sync error that asks for a retry with backoff (upstream's SyncError with RequiresRequeue). */
+  private reconcileVmi(ns: string, name: string): Error | undefined {
     const vmi = this.api.tryGet(VMI, ns, name);
     if (!vmi) {
       // A VMI gone for good takes its launcher pods with it (ownerReference GC does the rest).
@@ -139,12 +159,27 @@ export class VirtController extends Controller {
       return;
     }
     if (!status.phase) {
-      this.setVmiStatus(vmi, { phase: 'Pending' });
+      this.setVmiStatus(vmi, { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False', reason: 'PodNotExists', message: 'virt-launcher pod has not yet been scheduled', lastProbeTime: now(), lastTransitionTime: now() }] });
       return;
     }
     if (status.phase === 'Pending' && !pods.length) {
-      this.createLauncherPod(vmi);
-      this.setVmiStatus(this.api.get(VMI, ns, name), { phase: 'Scheduling' });
+      let devices: Record<string, string>;
+      try {
+        devices = networkResourceRequests(this.api, ns, (vmi.spec as VmiSpec).networks ?? []);
+      } catch (e) {
+        const err = new Error(`failed to render launch manifest: ${(e as Error).message}`);
+        // CheckFailure: the condition is replaced only when its reason changes; no event is recorded.
+        const cur = status.conditions?.find((c) => c.type === 'Synchronized');
+        if (cur?.status !== 'False' || cur.reason !== 'FailedCreate') {
+          this.setVmiStatus(vmi, { conditions: [{ type: 'Synchronized', status: 'False', reason: 'FailedCreate', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
+        }
+        return err;
+      }
+      this.createLauncherPod(vmi, devices);
+      const created = this.api.get(VMI, ns, name);
+      const st = (created.status ?? {}) as VmiStatus;
+      if (st.conditions?.some((c) => c.type === 'Synchronized')) created.status = { ...st, conditions: st.conditions.filter((c) => c.type !== 'Synchronized') };
+      this.setVmiStatus(created, { phase: 'Scheduling', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestNotRunning', message: 'Guest VM is not reported as running', lastProbeTime: now(), lastTransitionTime: now() }] });
       return;
     }
     const pod = pods[0];
@@ -172,12 +207,17 @@ export class VirtController extends Controller {
     return this.api.store.list(POD, vmi.metadata.namespace).filter((p) => p.metadata.labels?.[CREATED_BY_LABEL] === vmi.metadata.uid);
   }
 
-  private createLauncherPod(vmi: KObject): void {
+  private createLauncherPod(vmi: KObject, networkDevices: Record<string, string>): void {
     const spec = vmi.spec as VmiSpec;
     const ns = vmi.metadata.namespace as string;
     const name = `virt-launcher-${vmi.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
-    const multus = (spec.networks ?? []).filter((n) => n.multus).map((n) => ({ name: n.multus?.networkName, interface: `pod${hashName(n.name)}`, namespace: ns }));
-    const devices = { 'devices.kubevirt.io/kvm': '1', 'devices.kubevirt.io/tun': '1', 'devices.kubevirt.io/vhost-net': '1', ...networkResourceRequests(this.api, ns, spec.networks ?? []) };
+    // The networks annotation names each NAD by namespace and name, as KubeVirt splits `ns/name`.
+    const multus = (spec.networks ?? []).flatMap((n) => {
+      if (!n.multus) return [];
+      const ref = nadRef(ns, n.multus.networkName);
+      return [{ name: ref.name, namespace: ref.namespace, interface: `pod${hashName(n.name)}` }];
+    });
+    const devices = { 'devices.kubevirt.io/kvm': '1', 'devices.kubevirt.io/tun': '1', 'devices.kubevirt.io/vhost-net': '1', ...networkDevices };
     const pod = this.api.create(POD, ns, {
       apiVersion: 'v1', kind: 'Pod',
       metadata: {

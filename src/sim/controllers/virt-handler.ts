@@ -17,11 +17,12 @@ import { Spawner } from '../spawner.ts';
 import { parseUserData } from '../guest/cloud-init.ts';
 import type { GuestConfig, GuestInterfaceStatus } from '../guest/config.ts';
 import type { AttachContext } from '../cni/plugin.ts';
-import type { Multus } from '../cni/multus.ts';
+import { CniAddError, type Multus, type ResolvedNetwork } from '../cni/multus.ts';
+import { reportSandboxFailure, sandboxRetryDelayMs } from '../cni/pod-sandbox.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
 import { recordEvent } from './events.ts';
 import {
-  CREATED_BY_LABEL, VMI_FINALIZER, guestAgentEnabled, now, podNetwork, type CloudInitSource, type VmiInterface, type VmiInterfaceStatus, type VmiSpec, type VmiStatus,
+  CREATED_BY_LABEL, VMI_FINALIZER, guestAgentEnabled, now, podNetwork, type CloudInitSource, type VmiInterface, type VmiInterfaceStatus, type VmiNetwork, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
 import { mergeConditions } from './virt-controller.ts';
 
@@ -56,6 +57,8 @@ interface Domain {
 export class VirtHandler extends Controller {
   private readonly domains = new Map<string, Domain>();
   private readonly booting = new Map<string, Promise<void>>();
+  /** When kubelet may retry a pod sandbox whose CNI ADD failed (per VMI key). */
+  private readonly sandboxRetryAt = new Map<string, number>();
 
   private readonly pool: GuestPool<PreparedLauncher>;
   private readonly spawner: Spawner;
@@ -84,6 +87,7 @@ export class VirtHandler extends Controller {
     const vmi = this.api.tryGet(VMI, ns, name);
     const dom = this.domains.get(key);
     if (!vmi || vmi.metadata.deletionTimestamp || (dom && dom.uid !== vmi.metadata.uid)) {
+      this.sandboxRetryAt.delete(key);
       await this.booting.get(key);
       await this.teardown(key);
       if (vmi?.metadata.deletionTimestamp && vmi.metadata.finalizers?.includes(VMI_FINALIZER)) {
@@ -94,8 +98,13 @@ export class VirtHandler extends Controller {
     }
     const status = (vmi.status ?? {}) as VmiStatus;
     if (status.phase === 'Scheduled' && status.nodeName && !dom && !this.booting.has(key)) {
+      const wait = (this.sandboxRetryAt.get(key) ?? 0) - Date.now();
+      if (wait > 0) { this.enqueue(key, wait); return; }
       // Boots run concurrently: a node agent does not wait for one VM before starting the next.
-      const p = this.boot(key, vmi).catch((err: Error) => this.fail(vmi, err)).finally(() => this.booting.delete(key));
+      const p = this.boot(key, vmi)
+        .then(() => { this.sandboxRetryAt.delete(key); })
+        .catch((err: Error) => (err instanceof CniAddError ? this.sandboxFailed(key, vmi, err) : this.fail(vmi, err)))
+        .finally(() => this.booting.delete(key));
       this.booting.set(key, p);
     }
   }
@@ -113,6 +122,8 @@ export class VirtHandler extends Controller {
     const podNet = podNetwork(spec);
     const masq = ifaces.find((i) => podNet && i.name === podNet.name && i.masquerade);
     if (!masq && podNet) throw new Error(`interface ${podNet.name}: only the masquerade binding is supported on the pod network by this sim`);
+    // Multus loads every delegate before any is added: a missing NAD fails the sandbox at once, and costs no guest.
+    const secondaries = this.resolveAttachments(ns, spec);
     const warm = await this.pool.take();
     // The guest's prepared launcher is plumbed for masquerade; a VM without it gets a plain pod.
     if (!masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared);
@@ -122,7 +133,6 @@ export class VirtHandler extends Controller {
       await new Netns(warm.netns).delete().catch(() => undefined);
       throw e;
     });
-    this.setPodRunning(podObj, pod, node);
     const guestNetns = warm.netns;
     const leases: GuestConfig['dhcpLeases'] = {};
     const nics: GuestConfig['defaultInterfaces'] = [];
@@ -146,16 +156,15 @@ export class VirtHandler extends Controller {
     const attached: AttachContext[] = [];
     const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP, agent: warm.agent, dir: join(this.stateDir, 'guests', ns, name), interfaces: [], attached, masq: masq && { name: masq.name, mac: nics[0].mac } };
     this.domains.set(key, dom);
-    for (const iface of ifaces) {
-      const network = spec.networks?.find((n) => n.name === iface.name);
-      if (!network?.multus || iface.state === 'absent') continue;
-      const { nad, plugin, config } = this.multus.resolve(ns, network.multus.networkName);
+    for (const { iface, network, resolved: { nad, plugin, config } } of secondaries) {
       const ctx: AttachContext = { vmi, iface, network, nad, config, node, pod, guestNetns, guestIfName: ifName(iface), mac: iface.macAddress ?? libvirtMac(), index: ifaces.indexOf(iface) };
-      const r = await plugin.attach(ctx);
+      const r = await this.multus.attach(ctx, plugin);
       attached.push(ctx);
       if (r.dhcpLease) leases[ctx.guestIfName] = r.dhcpLease;
       nics.push({ name: ctx.guestIfName, mac: ctx.mac });
     }
+    // The sandbox (with every CNI ADD) is up: kubelet starts the containers.
+    this.setPodRunning(podObj, pod, node);
     const dir = dom.dir;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -187,6 +196,34 @@ export class VirtHandler extends Controller {
       ],
     });
     recordEvent(this.api, fresh, 'Normal', 'Started', 'VirtualMachineInstance started.', COMPONENT);
+  }
+
+  /** The VM's secondary networks, resolved by Multus in interface order (hot-unplugged ones skipped). */
+  private resolveAttachments(ns: string, spec: VmiSpec): { iface: VmiInterface; network: VmiNetwork; resolved: ResolvedNetwork }[] {
+    const out: { iface: VmiInterface; network: VmiNetwork; resolved: ResolvedNetwork }[] = [];
+    for (const iface of spec.domain.devices?.interfaces ?? []) {
+      const network = spec.networks?.find((n) => n.name === iface.name);
+      if (!network?.multus || iface.state === 'absent') continue;
+      const resolved = this.multus.resolve(ns, network.multus.networkName);
+      // The binding is virt-handler's to set up once the pod runs; a VF without the sriov binding fails the VMI there.
+      if (resolved.config.type === 'sriov' && !iface.sriov) throw new Error(`interface ${iface.name}: network ${network.multus.networkName} is an SR-IOV network and needs the sriov binding (sriov: {})`);
+      out.push({ iface, network, resolved });
+    }
+    return out;
+  }
+
+  /** A failed CNI ADD: undo what was plumbed, let kubelet report it on the pod, and retry after its backoff. */
+  private async sandboxFailed(key: string, vmi: KObject, err: CniAddError): Promise<void> {
+    const dom = this.domains.get(key);
+    await this.teardown(key);
+    if (dom) await new Netns(dom.guestNetns).delete().catch(() => undefined);
+    const podObj = this.api.store.list(POD, vmi.metadata.namespace).find((p) => p.metadata.labels?.[CREATED_BY_LABEL] === vmi.metadata.uid);
+    const node = (vmi.status as VmiStatus).nodeName as string;
+    const hostIP = ((this.api.tryGet(kindOf('v1', 'Node') as Kind, undefined, node)?.status as { addresses?: { type: string; address: string }[] })?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
+    if (podObj) reportSandboxFailure(this.api, podObj, err, hostIP);
+    const delay = sandboxRetryDelayMs();
+    this.sandboxRetryAt.set(key, Date.now() + delay);
+    this.enqueue(key, delay);
   }
 
   /**
