@@ -67,7 +67,7 @@ export function parseJson(raw: Buffer | undefined): unknown {
 
 export function parseYaml(raw: Buffer | undefined): unknown {
   try {
-    return YAML.parse(raw?.toString() ?? '', { maxAliasCount: 100 }) as unknown;
+    return YAML.parse(raw?.toString() ?? '', { maxAliasCount: 100, logLevel: 'error' }) as unknown;
   } catch (e) {
     throw errors.badRequest(`error converting YAML to JSON: ${(e as Error).message}`);
   }
