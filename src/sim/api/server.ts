@@ -194,7 +194,8 @@ export class ApiServer {
       // Shared (uncloned) objects: they are only serialized below, never mutated.
       const all = reg.listShared(kind, namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
       const { items, resourceVersion, listMeta } = paginate(all.items, all.resourceVersion, namespace, lp);
-      if (wantsTable) return this.send(res, 200, toTable(kind, items, resourceVersion, q.get('includeObject')));
+      // The Table carries the page's continue token too: kubectl get follows it.
+      if (wantsTable) return this.send(res, 200, { ...toTable(kind, items, resourceVersion, q.get('includeObject')), metadata: listMeta });
       if (/as=PartialObjectMetadataList/.test(accept)) {
         return this.send(res, 200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: listMeta, items: items.map((o) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata })) });
       }
