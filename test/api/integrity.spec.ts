@@ -137,7 +137,7 @@ test.describe('PATCH and PUT cannot rename, move or re-uid an object', () => {
     const o = await create('put-me');
     const uid = status(await req('PUT', `${CM}/put-me`, { ...o, metadata: { ...o.metadata, uid: 'other' } }));
     expect(uid).toMatchObject({ code: 409, reason: 'Conflict' });
-    expect(uid.message).toContain(`Precondition failed: UID in precondition: other, UID in object meta: ${o.metadata.uid}`);
+    expect(uid.message).toBe(`Operation cannot be fulfilled on configmaps "put-me": StorageError: invalid object, Code: 4, Key: /registry/configmaps/${NS}/put-me, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: other, UID in object meta: ${o.metadata.uid}`);
     const name = status(await req('PUT', `${CM}/put-me`, { ...o, metadata: { ...o.metadata, name: 'put-other' } }));
     expect(name).toMatchObject({ code: 400, message: 'the name of the object (put-other) does not match the name on the URL (put-me)' });
     const ns = status(await req('PUT', `${CM}/put-me`, { ...o, metadata: { ...o.metadata, namespace: 'integrity-other' } }));

@@ -149,7 +149,7 @@ export class Registry {
     // The sent uid is a precondition (rest.defaultUpdatedObjectInfo.Preconditions): storage answers a Conflict.
     const uid = next.metadata.uid;
     if (uid && uid !== cur.metadata.uid) {
-      throw errors.conflict(kind.plural, kind.group, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${cur.metadata.uid}`);
+      throw preconditionFailed(kind, cur, `UID in precondition: ${uid}, UID in object meta: ${cur.metadata.uid}`);
     }
     const rv = next.metadata.resourceVersion;
     if (rv && rv !== cur.metadata.resourceVersion) {
@@ -186,8 +186,10 @@ export class Registry {
     const cur = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
     if (!cur) throw errors.notFound(kind.plural, kind.group, name);
     const pre = opts.preconditions;
-    if (pre?.uid && pre.uid !== cur.metadata.uid) throw errors.conflict(kind.plural, kind.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
-    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) throw errors.conflict(kind.plural, kind.group, name, 'the object has been modified');
+    if (pre?.uid && pre.uid !== cur.metadata.uid) throw preconditionFailed(kind, cur, `UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
+      throw preconditionFailed(kind, cur, `ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
+    }
     if (opts.dryRun) return structuredClone(cur);
     if (opts.propagationPolicy === 'Orphan') this.orphans.add(cur.metadata.uid as string);
     if (kind.kind === 'Namespace') {
@@ -361,6 +363,19 @@ export class Registry {
   kinds(): Kind[] {
     return KINDS;
   }
+}
+
+/** The object's etcd key, as the default storage prefixes name it (nodes are "minions", services "services/specs"). */
+function storageKey(kind: Kind, o: KObject): string {
+  const special: Record<string, string> = { nodes: 'minions', services: 'services/specs' };
+  const prefix = kind.group ? `${kind.group}/${kind.plural}` : special[kind.plural] ?? kind.plural;
+  return `/registry/${prefix}/${kind.namespaced ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+}
+
+/** storage.Preconditions.Check's InvalidObj error, which storeerr turns into a Conflict. */
+function preconditionFailed(kind: Kind, cur: KObject, what: string): ApiError {
+  return errors.conflict(kind.plural, kind.group, cur.metadata.name as string,
+    `StorageError: invalid object, Code: 4, Key: ${storageKey(kind, cur)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ${what}`);
 }
 
 /** rest.go checkName: the object's name and namespace must be the URL's (400). */
