@@ -208,10 +208,15 @@ test.describe('size limits', () => {
 test.describe('client errors are 4xx', () => {
   test('text/plain on POST and PUT is a 415 listing the accepted media types', async () => {
     const p = status(await req('POST', CM, JSON.stringify(cm('plain')), 'text/plain'));
-    expect(p).toMatchObject({ code: 415, reason: 'UnsupportedMediaType', message: 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml' });
+    expect(p).toMatchObject({ code: 415, reason: 'UnsupportedMediaType', message: 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf' });
     expect((await get('plain')).status).toBe(404);
     const o = await create('plain-put');
     expect((await req('PUT', `${CM}/plain-put`, JSON.stringify(o), 'text/plain')).status).toBe(415);
+    // Custom resources take no protobuf; a PATCH's type is checked by go-restful for built-in kinds.
+    const vmPath = `/apis/kubevirt.io/v1/namespaces/${NS}/virtualmachines`;
+    expect(status(await req('POST', vmPath, JSON.stringify(vm('plain-vm', NS)), 'text/plain')).message).toBe('the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
+    expect(status(await req('PATCH', `${CM}/plain-put`, '{}', 'text/plain'))).toMatchObject({ code: 415, reason: 'UnsupportedMediaType', message: '415: Unsupported Media Type' });
+    expect(status(await req('PATCH', `${vmPath}/x`, '{}', 'application/strategic-merge-patch+json')).message).toBe('the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
   });
 
   test('YAML bodies are taken; a missing Content-Type is JSON', async () => {

@@ -9,8 +9,12 @@ import { errors } from './status.ts';
 
 export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 
-/** The media types the sim decodes for objects and DeleteOptions (protobuf is not served). */
-export const OBJECT_MEDIA_TYPES = ['application/json', 'application/yaml'] as const;
+/**
+ * The media types a 415 lists: built-in kinds (and DeleteOptions) also take protobuf, custom resources
+ * do not. The sim decodes JSON and YAML only; a protobuf body gets the same 415.
+ */
+export const BUILTIN_MEDIA_TYPES = ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf'] as const;
+export const CUSTOM_RESOURCE_MEDIA_TYPES = ['application/json', 'application/yaml'] as const;
 
 /** The request's media type without parameters, lower-cased; '' when absent. */
 export function mediaType(req: http.IncomingMessage): string {
@@ -74,9 +78,9 @@ export function parseYaml(raw: Buffer | undefined): unknown {
 }
 
 /** An object body by its Content-Type: JSON when absent (the serializer's default), 415 if unknown. */
-export function decodeObjectBody(req: http.IncomingMessage, raw: Buffer | undefined): unknown {
+export function decodeObjectBody(req: http.IncomingMessage, raw: Buffer | undefined, builtin = true): unknown {
   const type = mediaType(req);
   if (type === '' || type === 'application/json') return parseJson(raw);
   if (type === 'application/yaml') return parseYaml(raw);
-  throw errors.unsupportedMediaType(OBJECT_MEDIA_TYPES);
+  throw errors.unsupportedMediaType(builtin ? BUILTIN_MEDIA_TYPES : CUSTOM_RESOURCE_MEDIA_TYPES);
 }

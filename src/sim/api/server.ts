@@ -50,9 +50,8 @@ const PATCH_TYPES: Record<string, PatchType> = {
   'application/strategic-merge-patch+json': 'strategic',
   'application/apply-patch+yaml': 'apply',
 };
-/** The patch types an endpoint lists in its 415, in the installer's order; CRDs have no strategic merge. */
-const BUILTIN_PATCH_TYPES = Object.keys(PATCH_TYPES);
-const CRD_PATCH_TYPES = BUILTIN_PATCH_TYPES.filter((t) => PATCH_TYPES[t] !== 'strategic');
+/** The patch types a custom resource's 415 lists (apiextensions' crdHandler): no strategic merge. */
+const CRD_PATCH_TYPES = Object.keys(PATCH_TYPES).filter((t) => PATCH_TYPES[t] !== 'strategic');
 
 /** Go's net/http answer to a request line it cannot parse (url.ParseRequestURI failed). */
 class MalformedRequest extends Error {}
@@ -211,18 +210,22 @@ export class ApiServer {
       return this.sendBytes(res, 200, reg.store.json(o));
     }
     if (method === 'POST' && !name) {
-      const body = decodeObjectBody(req, raw) as KObject;
+      const body = decodeObjectBody(req, raw, !!kind.builtin) as KObject;
       const dryRun = queryDryRun(q, 'CreateOptions');
       return this.send(res, 201, reg.create(kind, namespace, body, { dryRun, fieldManager }));
     }
     if (method === 'PUT' && name) {
-      const body = decodeObjectBody(req, raw) as KObject;
+      const body = decodeObjectBody(req, raw, !!kind.builtin) as KObject;
       const dryRun = queryDryRun(q, 'UpdateOptions');
       return this.send(res, 200, reg.update(kind, namespace, name, body, { subresource, dryRun, fieldManager }));
     }
     if (method === 'PATCH' && name) {
       const type = PATCH_TYPES[mediaType(req)];
-      if (!type || (type === 'strategic' && !kind.builtin)) throw errors.unsupportedMediaType(kind.builtin ? BUILTIN_PATCH_TYPES : CRD_PATCH_TYPES);
+      if (!type || (type === 'strategic' && !kind.builtin)) {
+        // Built-in PATCH routes declare Consumes, so go-restful refuses first, with its own message;
+        // custom resources reach the patch handler, which lists its types.
+        throw kind.builtin ? new ApiError(415, 'UnsupportedMediaType', '415: Unsupported Media Type', {}) : errors.unsupportedMediaType(CRD_PATCH_TYPES);
+      }
       // patch.go: an apply body that is not YAML is the client's error (400).
       const body = type === 'apply' ? parseYaml(raw) : parseJson(raw);
       const dryRun = queryDryRun(q, 'PatchOptions');
