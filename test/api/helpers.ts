@@ -93,14 +93,17 @@ export interface RawResponse {
 }
 
 /** A bare HTTPS request that trusts the sim's CA; `token: null` sends no Authorization header. */
-export function rawRequest(sim: TestSim, method: string, path: string, opts: { token?: string | null; body?: string; contentType?: string } = {}): Promise<RawResponse> {
-  const url = new URL(path, sim.handle.server);
+export function rawRequest(sim: TestSim, method: string, path: string, opts: { token?: string | null; body?: string | Buffer; contentType?: string | null } = {}): Promise<RawResponse> {
+  const server = new URL(sim.handle.server);
   const token = opts.token === undefined ? sim.handle.token : opts.token;
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
+  if (opts.body !== undefined && opts.contentType !== null) headers['Content-Type'] = opts.contentType ?? 'application/json';
+  // Node sends a DELETE body unframed unless told its length.
+  if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
   return new Promise((resolvePromise, reject) => {
-    const req = https.request(url, { method, ca: sim.handle.caPem, headers }, (res) => {
+    // The path goes on the wire as given (no URL normalisation), so malformed escapes reach the server.
+    const req = https.request({ host: server.hostname, port: server.port, path, method, ca: sim.handle.caPem, headers }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body) as Record<string, unknown> }));

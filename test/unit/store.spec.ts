@@ -57,3 +57,18 @@ test('lists come in key order: namespace then name, bytewise, across writes that
   expect(r.listShared(CM, 'a').items.map((o) => o.metadata.name)).toEqual(['b-2', 'b.1', 'c', 'm']);
   expect(r.listShared(CM, 'a', { labelSelector: 'missing' }).items).toEqual([]);
 });
+
+test('controllers get the same integrity as HTTP clients: no rename by patch, no uid change, dry-run deletecollection', () => {
+  const r = registry();
+  const one = r.create(CM, 'a', cm('one', 'v1'));
+  const two = r.create(CM, 'a', cm('two', 'v2'));
+  const events: string[] = [];
+  r.store.subscribe((e) => events.push(`${e.type} ${e.object.metadata.name}`));
+  expect(() => r.patch(CM, 'a', 'one', 'json', [{ op: 'replace', path: '/metadata/name', value: 'two' }])).toThrow(/does not match the name on the URL/);
+  expect(() => r.patch(CM, 'a', 'one', 'merge', { metadata: { uid: 'x' } })).toThrow(/metadata.uid: Invalid value: "x": field is immutable/);
+  expect(() => r.update(CM, 'a', 'one', { ...r.get(CM, 'a', 'one'), metadata: { ...r.get(CM, 'a', 'one').metadata, uid: 'x' } })).toThrow(/Precondition failed: UID in precondition: x/);
+  expect(r.deleteCollection(CM, 'a', { dryRun: true }).length).toBe(2);
+  expect(events).toEqual([]);
+  expect(r.get(CM, 'a', 'two').metadata.uid).toBe(two.metadata.uid);
+  expect(r.get(CM, 'a', 'one').metadata.resourceVersion).toBe(one.metadata.resourceVersion);
+});

@@ -74,6 +74,10 @@ export function applyJsonPatch(doc: Json, ops: unknown): Json {
   if (!Array.isArray(ops)) throw invalidPatch('a JSON patch must be an array of operations');
   let out = clone(doc);
   for (const raw of ops as JsonPatchOp[]) {
+    // evanphx/json-patch refuses an operation without a path (or from), and the apiserver answers 422.
+    if (!isObject(raw)) throw invalidPatch('json: cannot unmarshal into Go value of type jsonpatch.Operation');
+    if (typeof raw.path !== 'string') throw invalidPatch(`operation missing path field`);
+    if ((raw.op === 'move' || raw.op === 'copy') && typeof raw.from !== 'string') throw invalidPatch(`operation missing from field`);
     switch (raw.op) {
       case 'add': out = addAt(out, raw.path, clone(raw.value ?? null), false); break;
       case 'replace': out = addAt(out, raw.path, clone(raw.value ?? null), true); break;

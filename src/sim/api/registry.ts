@@ -6,6 +6,7 @@ import { type Kind, KINDS, apiVersionOf, kindOf } from './kinds.ts';
 import {
   applyJsonPatch, applyMergePatch, applyStrategicMergePatch, diffMergePatch, type Json,
 } from './patch.ts';
+import { checkShape, checkStorable, validateObjectMeta } from './object-meta.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { ApiError, errors } from './status.ts';
 import { Store, type StoreEvent } from './store.ts';
@@ -39,7 +40,6 @@ export interface WriteOptions {
   force?: boolean;
 }
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -115,7 +115,8 @@ export class Registry {
       do obj.metadata.name = obj.metadata.generateName + randomSuffix();
       while (this.store.get(kind, obj.metadata.namespace, obj.metadata.name));
     }
-    this.checkName(kind, obj);
+    const metaCauses = validateObjectMeta(kind, obj);
+    if (metaCauses.length) throw errors.invalid(kind.kind, kind.group, obj.metadata.name ?? '', metaCauses);
     if (kind.namespaced) this.checkNamespaceWritable(obj.metadata.namespace as string);
     if (this.store.get(kind, obj.metadata.namespace, obj.metadata.name as string)) {
       throw errors.alreadyExists(kind.plural, kind.group, obj.metadata.name as string);
@@ -133,6 +134,7 @@ export class Registry {
       obj.status = { phase: 'Active' };
     }
     this.admit(kind, 'CREATE', obj);
+    checkStorable(obj);
     if (opts.dryRun) return obj;
     return structuredClone(this.store.put(kind, obj));
   }
@@ -140,8 +142,15 @@ export class Registry {
   update(kind: Kind, namespace: string | undefined, name: string, body: KObject, opts: WriteOptions = {}): KObject {
     const cur = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
     if (!cur) throw errors.notFound(kind.plural, kind.group, name);
+    // update.go checks the name and namespace against the URL (rest.go checkName) before anything else.
+    const sent = body && typeof body === 'object' && body.metadata && typeof body.metadata === 'object' ? body.metadata : {};
+    checkName(kind, namespace, name, sent);
     const next = this.normalise(kind, namespace, structuredClone(body));
-    if (next.metadata.name !== name) throw errors.badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
+    // The sent uid is a precondition (rest.defaultUpdatedObjectInfo.Preconditions): storage answers a Conflict.
+    const uid = next.metadata.uid;
+    if (uid && uid !== cur.metadata.uid) {
+      throw preconditionFailed(kind, cur, `UID in precondition: ${uid}, UID in object meta: ${cur.metadata.uid}`);
+    }
     const rv = next.metadata.resourceVersion;
     if (rv && rv !== cur.metadata.resourceVersion) {
       throw errors.conflict(kind.plural, kind.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
@@ -160,7 +169,10 @@ export class Registry {
     const patched = (type === 'json' ? applyJsonPatch(base, body)
       : type === 'merge' ? applyMergePatch(base, body as Json)
       : applyStrategicMergePatch(base, body as Json)) as unknown as KObject;
-    if (!patched || typeof patched !== 'object') throw errors.badRequest('patch produced no object');
+    if (!patched || typeof patched !== 'object' || Array.isArray(patched)) throw errors.badRequest('patch produced no object');
+    // patch.go applyPatch → checkName: a patch may not rename or move the object (400), so it can
+    // never write, or overwrite, another object.
+    checkName(kind, namespace, name, patched.metadata && typeof patched.metadata === 'object' ? patched.metadata : {});
     const rv = (body as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
     if (type !== 'json' && rv && rv !== cur.metadata.resourceVersion) {
       throw errors.conflict(kind.plural, kind.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
@@ -174,8 +186,10 @@ export class Registry {
     const cur = this.store.get(kind, kind.namespaced ? namespace : undefined, name);
     if (!cur) throw errors.notFound(kind.plural, kind.group, name);
     const pre = opts.preconditions;
-    if (pre?.uid && pre.uid !== cur.metadata.uid) throw errors.conflict(kind.plural, kind.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
-    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) throw errors.conflict(kind.plural, kind.group, name, 'the object has been modified');
+    if (pre?.uid && pre.uid !== cur.metadata.uid) throw preconditionFailed(kind, cur, `UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
+      throw preconditionFailed(kind, cur, `ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
+    }
     if (opts.dryRun) return structuredClone(cur);
     if (opts.propagationPolicy === 'Orphan') this.orphans.add(cur.metadata.uid as string);
     if (kind.kind === 'Namespace') {
@@ -196,7 +210,7 @@ export class Registry {
     return structuredClone(this.store.remove(kind, cur));
   }
 
-  deleteCollection(kind: Kind, namespace: string | undefined, opts: ListOptions & { propagationPolicy?: string } = {}): KObject[] {
+  deleteCollection(kind: Kind, namespace: string | undefined, opts: ListOptions & { propagationPolicy?: string; dryRun?: boolean } = {}): KObject[] {
     return this.list(kind, namespace, opts).items.map((o) => this.delete(kind, o.metadata.namespace, o.metadata.name as string, opts));
   }
 
@@ -245,6 +259,7 @@ export class Registry {
       throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOf(kind)}) or kind ${obj.kind} != ${kind.kind}`);
     }
     obj.metadata ??= {};
+    checkShape(obj);
     if (kind.namespaced) {
       if (obj.metadata.namespace && namespace && obj.metadata.namespace !== namespace) {
         throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
@@ -260,17 +275,6 @@ export class Registry {
       delete obj.stringData;
     }
     return obj;
-  }
-
-  private checkName(kind: Kind, obj: KObject): void {
-    const name = obj.metadata.name;
-    if (!name) throw errors.invalid(kind.kind, kind.group, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
-    if (name.length > 253 || !NAME_RE.test(name)) {
-      throw errors.invalid(kind.kind, kind.group, name, [{
-        reason: 'FieldValueInvalid', field: 'metadata.name',
-        message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
-      }]);
-    }
   }
 
   private checkNamespaceWritable(ns: string): void {
@@ -295,6 +299,12 @@ export class Registry {
       next = { ...structuredClone(cur), status: next.status };
     } else {
       if (kind.status) next.status = structuredClone(cur.status);
+      // uid is immutable (ValidateObjectMetaUpdate, 422); an absent one is the current one (rest.BeforeUpdate).
+      if (next.metadata.uid && next.metadata.uid !== cur.metadata.uid) {
+        throw errors.invalid(kind.kind, kind.group, name as string, [{ reason: 'FieldValueInvalid', field: 'metadata.uid', message: `Invalid value: ${JSON.stringify(next.metadata.uid)}: field is immutable` }]);
+      }
+      const metaCauses = validateObjectMeta(kind, next);
+      if (metaCauses.length) throw errors.invalid(kind.kind, kind.group, name as string, metaCauses);
       // Server-owned metadata survives whatever the client sent.
       next.metadata = {
         ...next.metadata,
@@ -312,6 +322,7 @@ export class Registry {
       if (opts.fieldManager) next.metadata.managedFields = upsertManaged(next.metadata.managedFields, opts.fieldManager, opts.operation ?? 'Update', next.apiVersion);
       this.admit(kind, 'UPDATE', next, cur);
     }
+    checkStorable(next);
     if (opts.dryRun) return next;
     // No-op writes do not bump resourceVersion; a new field manager is a change.
     if (canonicalJson(stripRv(next)) === canonicalJson(stripRv(cur)) && managers(next) === managers(cur)) return structuredClone(cur);
@@ -351,6 +362,27 @@ export class Registry {
   /** Every kind, for discovery and for the garbage collector. */
   kinds(): Kind[] {
     return KINDS;
+  }
+}
+
+/** The object's etcd key, as the default storage prefixes name it (nodes are "minions", services "services/specs"). */
+function storageKey(kind: Kind, o: KObject): string {
+  const special: Record<string, string> = { nodes: 'minions', services: 'services/specs' };
+  const prefix = kind.group ? `${kind.group}/${kind.plural}` : special[kind.plural] ?? kind.plural;
+  return `/registry/${prefix}/${kind.namespaced ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+}
+
+/** storage.Preconditions.Check's InvalidObj error, which storeerr turns into a Conflict. */
+function preconditionFailed(kind: Kind, cur: KObject, what: string): ApiError {
+  return errors.conflict(kind.plural, kind.group, cur.metadata.name as string,
+    `StorageError: invalid object, Code: 4, Key: ${storageKey(kind, cur)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ${what}`);
+}
+
+/** rest.go checkName: the object's name and namespace must be the URL's (400). */
+function checkName(kind: Kind, namespace: string | undefined, name: string, meta: { name?: unknown; namespace?: unknown }): void {
+  if (meta.name !== name) throw errors.badRequest(`the name of the object (${typeof meta.name === 'string' ? meta.name : ''}) does not match the name on the URL (${name})`);
+  if (kind.namespaced && namespace && typeof meta.namespace === 'string' && meta.namespace && meta.namespace !== namespace) {
+    throw errors.badRequest(`the namespace of the object (${meta.namespace}) does not match the namespace on the request (${namespace})`);
   }
 }
 

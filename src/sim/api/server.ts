@@ -5,11 +5,12 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import YAML from 'yaml';
+import { decodeObjectBody, mediaType, mustClose, parseJson, parseYaml, readBody } from './body.ts';
 import { apiGroupDoc, apiGroupList, apiVersions, resourceList, KUBEVIRT_SUBRESOURCES } from './discovery.ts';
 import { type Kind, apiVersionOf, kindByPlural } from './kinds.ts';
 import { openapiGroupVersion, openapiRoot } from './openapi.ts';
 import type { PatchType, Registry, WatchEvent } from './registry.ts';
+import { type ListParams, deleteOptions, encodeContinue, listParams, queryDryRun } from './request-options.ts';
 import { ApiError, errors } from './status.ts';
 import { toTable } from './table.ts';
 import type { KObject } from './types.ts';
@@ -49,6 +50,11 @@ const PATCH_TYPES: Record<string, PatchType> = {
   'application/strategic-merge-patch+json': 'strategic',
   'application/apply-patch+yaml': 'apply',
 };
+/** The patch types a custom resource's 415 lists (apiextensions' crdHandler): no strategic merge. */
+const CRD_PATCH_TYPES = Object.keys(PATCH_TYPES).filter((t) => PATCH_TYPES[t] !== 'strategic');
+
+/** Go's net/http answer to a request line it cannot parse (url.ParseRequestURI failed). */
+class MalformedRequest extends Error {}
 
 export class ApiServer {
   readonly http: https.Server;
@@ -102,14 +108,24 @@ export class ApiServer {
   }
 
   private fail(res: http.ServerResponse, err: unknown): void {
-    const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error)?.message ?? String(err)}`);
-    if (e.code === 500) console.error(err);
     if (res.headersSent) { res.destroy(); return; }
+    if (err instanceof MalformedRequest) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+      res.end('400 Bad Request');
+      return;
+    }
+    const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error)?.message ?? String(err)}`);
+    if (!(err instanceof ApiError)) console.error(err);
+    if (mustClose(res.req)) {
+      // An unread body: answer, half-close, and drop the connection after Go's lingering delay.
+      res.setHeader('Connection', 'close');
+      res.on('finish', () => setTimeout(() => res.req.socket?.destroy(), 500).unref());
+    }
     this.send(res, e.code, e.toStatus());
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://sim');
+    const url = requestUrl(req);
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (['/healthz', '/livez', '/readyz'].includes(path)) { res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end('ok'); return; }
     if (!this.authorized(req)) throw errors.unauthorized();
@@ -122,7 +138,7 @@ export class ApiServer {
       if (!doc) throw errors.pathNotFound();
       return this.send(res, 200, doc);
     }
-    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = path.split('/').filter(Boolean).map(decodePathSegment);
     let group: string, version: string, rest: string[];
     if (parts[0] === 'api') [group, version, rest] = ['', parts[1], parts.slice(2)];
     else if (parts[0] === 'apis') [group, version, rest] = [parts[1], parts[2], parts.slice(3)];
@@ -139,6 +155,8 @@ export class ApiServer {
     }
     if (group === KUBEVIRT_SUBRESOURCES.group) return this.kubevirtVerb(req, res, rest);
     const route = this.route(group, version, rest);
+    // go-restful answers a method no route has before any handler reads the body.
+    if (req.method === 'DELETE' && !route.name && route.kind.kind === 'Namespace' && !route.kind.group) throw errors.methodNotAllowed();
     const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method ?? '') ? await readBody(req) : undefined;
     await this.dispatch(req, res, url, route, body);
   }
@@ -163,7 +181,6 @@ export class ApiServer {
     const q = url.searchParams;
     const { kind, namespace, name } = r;
     const method = req.method ?? 'GET';
-    const dryRun = q.getAll('dryRun').includes('All');
     const fieldManager = q.get('fieldManager') ?? undefined;
     const subresource = r.subresource === 'status' || r.subresource === 'finalize' ? ('status' as const) : undefined;
     const reg = this.registry;
@@ -171,14 +188,17 @@ export class ApiServer {
     const wantsTable = /as=Table/.test(accept);
 
     if (method === 'GET' && !name) {
-      if (q.get('watch') === 'true' || q.get('watch') === '1') return this.watch(req, res, kind, namespace, q, wantsTable);
+      const lp = listParams(q);
+      if (q.get('watch') === 'true' || q.get('watch') === '1') return this.watch(req, res, kind, namespace, q, wantsTable, lp);
       // Shared (uncloned) objects: they are only serialized below, never mutated.
-      const { items, resourceVersion } = reg.listShared(kind, namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
-      if (wantsTable) return this.send(res, 200, toTable(kind, items, resourceVersion, q.get('includeObject')));
+      const all = reg.listShared(kind, namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector') });
+      const { items, resourceVersion, listMeta } = paginate(all.items, all.resourceVersion, namespace, lp);
+      // The Table carries the page's continue token too: kubectl get follows it.
+      if (wantsTable) return this.send(res, 200, { ...toTable(kind, items, resourceVersion, q.get('includeObject')), metadata: listMeta });
       if (/as=PartialObjectMetadataList/.test(accept)) {
-        return this.send(res, 200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion }, items: items.map((o) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata })) });
+        return this.send(res, 200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: listMeta, items: items.map((o) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata })) });
       }
-      const head = JSON.stringify({ kind: `${kind.kind}List`, apiVersion: apiVersionOf(kind), metadata: { resourceVersion } }).slice(0, -1);
+      const head = JSON.stringify({ kind: `${kind.kind}List`, apiVersion: apiVersionOf(kind), metadata: listMeta }).slice(0, -1);
       const parts: Buffer[] = [Buffer.from(`${head},"items":[`)];
       items.forEach((o, i) => { if (i) parts.push(COMMA); parts.push(reg.store.json(o)); });
       parts.push(CLOSE_LIST);
@@ -190,35 +210,44 @@ export class ApiServer {
       return this.sendBytes(res, 200, reg.store.json(o));
     }
     if (method === 'POST' && !name) {
-      return this.send(res, 201, reg.create(kind, namespace, parseBody(req, raw) as KObject, { dryRun, fieldManager }));
+      const body = decodeObjectBody(req, raw, !!kind.builtin) as KObject;
+      const dryRun = queryDryRun(q, 'CreateOptions');
+      return this.send(res, 201, reg.create(kind, namespace, body, { dryRun, fieldManager }));
     }
     if (method === 'PUT' && name) {
-      return this.send(res, 200, reg.update(kind, namespace, name, parseBody(req, raw) as KObject, { subresource, dryRun, fieldManager }));
+      const body = decodeObjectBody(req, raw, !!kind.builtin) as KObject;
+      const dryRun = queryDryRun(q, 'UpdateOptions');
+      return this.send(res, 200, reg.update(kind, namespace, name, body, { subresource, dryRun, fieldManager }));
     }
     if (method === 'PATCH' && name) {
-      const ctype = String(req.headers['content-type'] ?? '').split(';')[0].trim();
-      const type = PATCH_TYPES[ctype];
-      if (!type) throw errors.unsupportedMediaType(ctype);
-      const body = type === 'apply' ? YAML.parse(raw?.toString() ?? '') : parseJson(raw);
+      const type = PATCH_TYPES[mediaType(req)];
+      if (!type || (type === 'strategic' && !kind.builtin)) {
+        // Built-in PATCH routes declare Consumes, so go-restful refuses first, with its own message;
+        // custom resources reach the patch handler, which lists its types.
+        throw kind.builtin ? new ApiError(415, 'UnsupportedMediaType', '415: Unsupported Media Type', {}) : errors.unsupportedMediaType(CRD_PATCH_TYPES);
+      }
+      // patch.go: an apply body that is not YAML is the client's error (400).
+      const body = type === 'apply' ? parseYaml(raw) : parseJson(raw);
+      const dryRun = queryDryRun(q, 'PatchOptions');
       const existed = !!reg.tryGet(kind, namespace, name);
       const out = reg.patch(kind, namespace, name, type, body, { subresource, dryRun, fieldManager, force: q.get('force') === 'true' });
       return this.send(res, type === 'apply' && !existed ? 201 : 200, out);
     }
     if (method === 'DELETE') {
-      const opts = raw?.length ? (parseJson(raw) as { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } }) : {};
-      const propagationPolicy = q.get('propagationPolicy') ?? opts.propagationPolicy;
+      const opts = deleteOptions(req, raw, q);
       if (!name) {
-        const items = reg.deleteCollection(kind, namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector'), propagationPolicy });
+        listParams(q);
+        const items = reg.deleteCollection(kind, namespace, { labelSelector: q.get('labelSelector'), fieldSelector: q.get('fieldSelector'), propagationPolicy: opts.propagationPolicy, dryRun: opts.dryRun });
         return this.send(res, 200, { kind: `${kind.kind}List`, apiVersion: apiVersionOf(kind), metadata: {}, items });
       }
-      return this.send(res, 200, reg.delete(kind, namespace, name, { propagationPolicy, preconditions: opts.preconditions, dryRun }));
+      return this.send(res, 200, reg.delete(kind, namespace, name, opts));
     }
-    throw errors.methodNotAllowed(method);
+    throw errors.methodNotAllowed();
   }
 
-  private watch(req: http.IncomingMessage, res: http.ServerResponse, kind: Kind, namespace: string | undefined, q: URLSearchParams, table: boolean): void {
+  private watch(req: http.IncomingMessage, res: http.ServerResponse, kind: Kind, namespace: string | undefined, q: URLSearchParams, table: boolean, lp: ListParams): void {
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
-    const timeout = Number(q.get('timeoutSeconds') ?? 0);
+    const timeout = lp.timeoutSeconds ?? 0;
     let columnsSent = false;
     const write = (e: WatchEvent) => {
       let object = e.object as KObject;
@@ -266,7 +295,7 @@ export class ApiServer {
     if (nsWord !== 'namespaces' || !sub) throw errors.pathNotFound();
     if (plural === 'virtualmachines' && ['start', 'stop', 'restart', 'migrate'].includes(verb) && rest.length === 5) {
       // virtctl sends PUT; kubectl --subresource and some clients use PATCH/POST.
-      if (!['PUT', 'POST', 'PATCH'].includes(req.method ?? '')) throw errors.methodNotAllowed(req.method ?? '');
+      if (!['PUT', 'POST', 'PATCH'].includes(req.method ?? '')) throw errors.methodNotAllowed();
       const raw = await readBody(req);
       await sub.vmAction(verb as 'start', namespace, name, raw.length ? parseJson(raw) : {});
       res.writeHead(202, { 'Content-Type': 'text/plain' });
@@ -309,31 +338,39 @@ export class ApiServer {
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function parseJson(raw: Buffer | undefined): unknown {
+function requestUrl(req: http.IncomingMessage): URL {
+  const raw = req.url ?? '/';
+  if (!raw.startsWith('/')) throw new MalformedRequest();
   try {
-    return JSON.parse(raw?.toString() || 'null');
-  } catch (e) {
-    throw errors.badRequest(`the request body is not valid JSON: ${(e as Error).message}`);
+    return new URL(`http://sim${raw}`);
+  } catch {
+    throw new MalformedRequest();
   }
 }
 
-function parseBody(req: http.IncomingMessage, raw: Buffer | undefined): unknown {
-  const ctype = String(req.headers['content-type'] ?? '');
-  if (/yaml/.test(ctype)) {
-    try {
-      return YAML.parse(raw?.toString() ?? '');
-    } catch (e) {
-      throw errors.badRequest(`the request body is not valid YAML: ${(e as Error).message}`);
-    }
+/** A path segment, unescaped; a bad %-escape fails the request line as Go's url parser does. */
+function decodePathSegment(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    throw new MalformedRequest();
   }
-  return parseJson(raw);
+}
+
+/**
+ * limit/continue over the key-ordered list, as etcd3's GetList: the token carries the list's
+ * resourceVersion and the next key. Later pages read the current store (the sim keeps no snapshots).
+ */
+function paginate(items: KObject[], resourceVersion: string, namespace: string | undefined, lp: ListParams): { items: KObject[]; resourceVersion: string; listMeta: Record<string, unknown> } {
+  const key = (o: KObject) => (namespace || !o.metadata.namespace ? (o.metadata.name as string) : `${o.metadata.namespace}/${o.metadata.name}`);
+  const rv = lp.continueToken ? String(lp.continueToken.rv) : resourceVersion;
+  let page = items;
+  if (lp.continueToken) {
+    const start = lp.continueToken.start;
+    page = page.filter((o) => key(o) >= start);
+  }
+  if (!lp.limit || lp.limit <= 0 || page.length <= lp.limit) return { items: page, resourceVersion: rv, listMeta: { resourceVersion: rv } };
+  const shown = page.slice(0, lp.limit);
+  const token = encodeContinue({ rv: Number(rv), start: `${key(shown[shown.length - 1])}\0` });
+  return { items: shown, resourceVersion: rv, listMeta: { resourceVersion: rv, continue: token, remainingItemCount: page.length - shown.length } };
 }

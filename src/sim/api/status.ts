@@ -3,7 +3,10 @@ import type { Cause } from './types.ts';
 
 export type Reason =
   | 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound' | 'MethodNotAllowed' | 'AlreadyExists'
-  | 'Conflict' | 'Invalid' | 'Gone' | 'UnsupportedMediaType' | 'InternalError' | 'NotAcceptable';
+  | 'Conflict' | 'Invalid' | 'Gone' | 'UnsupportedMediaType' | 'InternalError' | 'NotAcceptable'
+  | 'RequestEntityTooLarge'
+  /** metav1.StatusReasonUnknown: what the apiserver sends for an error it did not classify. */
+  | '';
 
 export interface StatusDetails {
   name?: string;
@@ -20,7 +23,7 @@ export class ApiError extends Error {
   toStatus(): Record<string, unknown> {
     return {
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
-      message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code,
+      message: this.message, ...(this.reason ? { reason: this.reason } : {}), ...(this.details ? { details: this.details } : {}), code: this.code,
     };
   }
 }
@@ -37,15 +40,27 @@ export const errors = {
   notFound: (plural: string, group: string, name: string) =>
     new ApiError(404, 'NotFound', `${resourceRef(plural, group, name)} not found`, { name, group, kind: plural }),
   pathNotFound: () => new ApiError(404, 'NotFound', 'the server could not find the requested resource'),
-  methodNotAllowed: (method: string) => new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`),
+  /** As go-restful's 405 through the apiserver's serviceErrorHandler (apierrors.NewGenericServerResponse). */
+  methodNotAllowed: () => new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {}),
   alreadyExists: (plural: string, group: string, name: string) =>
     new ApiError(409, 'AlreadyExists', `${resourceRef(plural, group, name)} already exists`, { name, group, kind: plural }),
   conflict: (plural: string, group: string, name: string, why: string) =>
     new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resourceRef(plural, group, name)}: ${why}`, { name, group, kind: plural }),
-  invalid: (kind: string, group: string, name: string, causes: Cause[]) =>
-    new ApiError(422, 'Invalid',
-      `${kind}.${group || 'core'} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
-      { name, group, kind, causes }),
+  /** apierrors.NewInvalid: `<Kind>[.<group>] "<name>" is invalid: <cause>` or `[<cause>, <cause>]`. */
+  invalid: (kind: string, group: string, name: string, causes: Cause[]) => {
+    const msgs = [...new Set(causes.map((c) => `${c.field}: ${c.message}`))];
+    return new ApiError(422, 'Invalid',
+      `${group ? `${kind}.${group}` : kind} "${name}" is invalid: ${msgs.length === 1 ? msgs[0] : `[${msgs.join(', ')}]`}`,
+      { name, group, kind, causes });
+  },
   gone: (msg: string) => new ApiError(410, 'Gone', msg),
-  unsupportedMediaType: (type: string) => new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got ${type})`),
+  /** negotiation.NewUnsupportedMediaTypeError. */
+  unsupportedMediaType: (accepted: readonly string[]) => new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`),
+  /** apierrors.NewRequestEntityTooLargeError, from the handlers' limitedReadBody. */
+  requestEntityTooLarge: (limit: number) => new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`),
+  /**
+   * etcd refuses a request over its --max-request-bytes (1.5 MiB by default) and the apiserver passes
+   * the gRPC error on unclassified: a 500 with no reason (kubernetes/kubernetes#112152, still open).
+   */
+  etcdRequestTooLarge: () => new ApiError(500, '', 'etcdserver: request is too large'),
 };

@@ -38,7 +38,7 @@ export interface KObject {
 
 /** One field-level reason for a 422, as in metav1.StatusCause. */
 export interface Cause {
-  reason: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden';
+  reason: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong';
   message: string;
   /** JSON path of the field, e.g. `spec.template.spec.domain.devices.interfaces[0].ports[0].port`. */
   field: string;
