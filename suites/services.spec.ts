@@ -50,7 +50,7 @@ test.beforeAll(async ({ lab: l }) => {
     scope.vm({ name: 'web-2', node: b, ipv6: dualStack, templateLabels: { special: 'key' } }),
     scope.vm({ name: 'web-3', node: b, ipv6: dualStack, templateLabels: { drop: 'me' } }),
   ]);
-  await Promise.all([web1, web2, web3].map((v) => startTcpResponder(v.guest, TARGET_PORT, v.name)));
+  await Promise.all([web1, web2, web3].map(async (v) => scope.defer(await startTcpResponder(v.guest, TARGET_PORT, v.name))));
   const policy = dualStack ? { ipFamilyPolicy: 'PreferDualStack' as const } : {};
   const ports = [{ port: 80, targetPort: TARGET_PORT }];
   const made = await Promise.all([
