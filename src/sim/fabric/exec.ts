@@ -123,7 +123,11 @@ export function scratchDir(): string {
     if (inSandbox()) {
       workDir = '/run/kvnet-sh';
       mkdirSync(workDir, { recursive: true });
-    } else workDir = mkdtempSync(join(tmpdir(), 'kvnet-sh-'));
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'kvnet-sh-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      workDir = dir;
+    }
   }
   return workDir;
 }
