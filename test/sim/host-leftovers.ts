@@ -33,10 +33,13 @@ export async function newTmpEntries(before: Set<string>, pids: Iterable<number>,
   return left;
 }
 
-/** Every entry of `dir` (a private TMPDIR), recursively. */
-export function filesUnder(dir: string): string[] {
+/** Compile caches that Playwright and tsx keep in the temp dir on purpose, for every later run. */
+const CACHES = /^(playwright-transform-cache|tsx)-\d+$/;
+
+/** What is left in `dir` (a run's private TMPDIR) besides the compile caches. */
+export function leftIn(dir: string): string[] {
   try {
-    return readdirSync(dir, { recursive: true }).map(String);
+    return readdirSync(dir).filter((e) => !CACHES.test(e));
   } catch {
     return [];
   }

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect, test } from '@playwright/test';
 import { Kube, type KObject } from '../../src/kube/client.ts';
-import { cmdline, filesUnder, newTmpEntries, pidNamespace, processesIn, processGroup, processesWith, sandboxInit, tmpEntries } from './host-leftovers.ts';
+import { cmdline, leftIn, newTmpEntries, pidNamespace, processesIn, processGroup, processesWith, sandboxInit, tmpEntries } from './host-leftovers.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -118,7 +118,7 @@ for (const sig of SIGNALS) {
       expect(await gone(() => processesIn(sandboxNs)), 'no process left in the sandbox').toEqual([]);
       expect(await gone(() => processesWith(runDir)), 'no process of the sim left on the host').toEqual([]);
       expect(await newTmpEntries(tmpBefore, group), 'nothing new in the host /tmp').toEqual([]);
-      expect(filesUnder(tmp), 'nothing left in the run\'s TMPDIR').toEqual([]);
+      expect(leftIn(tmp), 'nothing left in the run\'s TMPDIR').toEqual([]);
       test.info().annotations.push({ type: 'stop', description: `${sig}: exit ${code} after ${stopMs} ms` });
     } finally {
       clearInterval(sample);
