@@ -1,10 +1,10 @@
 // A long-lived sim collects nothing: VMs booted and deleted one after another, each running the
 // probes' responders and background tools, leave no zombie in the sandbox (its pid 1, tini, reaps
-// orphans) and no file in the host's /tmp.
+// orphans), no process of a deleted guest, and no file in the host's /tmp.
 import { expect, test } from '@playwright/test';
 import { startTcpResponder, tcpConnect, tcpThroughput } from '../../src/probes/index.ts';
 import { DataPlaneSim, type TestVm } from './helpers.ts';
-import { newTmpEntries, pidNamespace, processesIn, sandboxInit, states, tmpEntries } from './host-leftovers.ts';
+import { cmdline, newTmpEntries, pidNamespace, processesIn, sandboxInit, states, tmpEntries } from './host-leftovers.ts';
 
 const VMS = 10;
 
@@ -28,6 +28,8 @@ test('10 VMs booted, probed and deleted leave no zombie in the sandbox and nothi
       const r = await tcpConnect(a.guest, b.podIPv4, 8080, { timeoutMs: 5000, readReply: true });
       expect(r.reply, `TCP ${b.podIPv4}:8080 from ${a.name}: ${r.error ?? ''}`).toBe(`hello from ${b.name}`);
       await stop();
+      // And one left running, as in a VM that is stopped with its tools: it goes with its guest.
+      await a.guest.execOk(`nohup sleep 4242.${i} </dev/null >/dev/null 2>&1 &`);
       if (i === 0) await tcpThroughput(a.guest, b.guest, b.podIPv4, { seconds: 1 });
       for (const v of pair) {
         v.guest.close();
@@ -39,6 +41,7 @@ test('10 VMs booted, probed and deleted leave no zombie in the sandbox and nothi
       }, { what: `the VMIs of ${pair.map((v) => v.name).join(', ')} to be gone`, timeoutMs: 60_000 });
     }
     sim.guests.length = 0;
+    expect(processesIn(ns).map(cmdline).filter((c) => c.startsWith('sleep 4242.')), 'no process outlives its guest').toEqual([]);
     // A zombie waits for its parent; give tini's reaping loop (SIGCHLD, or its 1 s timeout) a moment.
     await expect.poll(zombies, { timeout: 5000, message: 'zombies in the sandbox' }).toEqual([]);
   } finally {
