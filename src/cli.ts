@@ -53,20 +53,23 @@ async function simUp(args: string[]): Promise<void> {
   const mtu = intFlag(flags, 'mtu', 1280, 9000);
   const port = intFlag(flags, 'port', 0, 65535);
   const { startSim } = await import('./sim/up.ts');
-  const sim = await startSim({
+  // Ctrl-C, `kill`/CI cancellation and a closed terminal all stop the sim in order; one that comes
+  // while it starts ends the process, and startSim's exit hook takes the sandbox and state dir.
+  let sim: Awaited<ReturnType<typeof startSim>> | undefined;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (!sim) process.exit(1);
+    sim.stop().then(() => process.exit(0), (e: Error) => { console.error(`kvnet: the sim did not stop cleanly: ${e.message}`); process.exit(1); });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, stop);
+  sim = await startSim({
     settings: { ...(nodes ? { nodes } : {}), ...(mtu ? { mtu } : {}), ...(flags['single-stack'] ? { dualStack: false } : {}) },
     kubeconfig: flags.kubeconfig as string | undefined,
     port,
     dataPlane: !flags['no-dataplane'],
   });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    sim.stop().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
   console.log(`kvnet sim ready kubeconfig=${realpathSync(sim.kubeconfig)}`);
 }
 

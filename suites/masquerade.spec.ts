@@ -30,13 +30,8 @@ test.beforeAll(async ({ lab }) => {
     scope.vm({ name: 'near', node: a, ports: [80, IPERF_PORT], ipv6: dualStack }),
     scope.vm({ name: 'far', node: b, ports: [80, IPERF_PORT], ipv6: dualStack }),
   ]);
-  await Promise.all([
-    startTcpResponder(far.guest, 80, 'listed-80'),
-    startTcpResponder(far.guest, 8080, 'unlisted-8080'),
-    startTcpResponder(client.guest, 8080, 'open-8080'),
-    startTcpResponder(client.guest, 49152, 'libvirt-49152'),
-    startTcpResponder(client.guest, 49153, 'libvirt-49153'),
-  ]);
+  const responders = [[far, 80, 'listed-80'], [far, 8080, 'unlisted-8080'], [client, 8080, 'open-8080'], [client, 49152, 'libvirt-49152'], [client, 49153, 'libvirt-49153']] as const;
+  await Promise.all(responders.map(async ([vm, port, text]) => scope.defer(await startTcpResponder(vm.guest, port, text))));
 });
 
 test.afterAll(async () => {

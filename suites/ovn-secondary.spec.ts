@@ -61,7 +61,7 @@ test.beforeAll(async ({ lab }) => {
     localnetSkip ? Promise.resolve(undefined)
       : scope.vm({ name: 'ln', node: nodes[0], customize: (vm) => addSecondaryNics(vm, [{ name: 'ln', nad: 'localnet', addresses: [`${lnAddr}/${sec.underlayPrefix}`] }]) }),
   ]);
-  await startTcpResponder(y.guest, POLICY_PORT, 'y-policy', { family: 4 });
+  scope.defer(await startTcpResponder(y.guest, POLICY_PORT, 'y-policy', { family: 4 }));
 });
 
 test.afterAll(async ({ lab }) => {

@@ -16,6 +16,8 @@ let client: LabVm; // node A, calls the Services; never a backend (no self-hairp
 let web1: LabVm; //   node A, special: key + drop: me
 let web2: LabVm; //   node B, special: key (and the single backend of `one`)
 let web3: LabVm; //   node B, drop: me (stopped by the last test)
+/** Stop functions of the web VMs' responders, by VM name. */
+const responders = new Map<string, () => Promise<void>>();
 let dualStack: boolean;
 let nodes: string[];
 const svc: Record<string, ServiceView> = {};
@@ -50,7 +52,11 @@ test.beforeAll(async ({ lab: l }) => {
     scope.vm({ name: 'web-2', node: b, ipv6: dualStack, templateLabels: { special: 'key' } }),
     scope.vm({ name: 'web-3', node: b, ipv6: dualStack, templateLabels: { drop: 'me' } }),
   ]);
-  await Promise.all([web1, web2, web3].map((v) => startTcpResponder(v.guest, TARGET_PORT, v.name)));
+  await Promise.all([web1, web2, web3].map(async (v) => {
+    const stop = await startTcpResponder(v.guest, TARGET_PORT, v.name);
+    responders.set(v.name, stop);
+    scope.defer(stop);
+  }));
   const policy = dualStack ? { ipFamilyPolicy: 'PreferDualStack' as const } : {};
   const ports = [{ port: 80, targetPort: TARGET_PORT }];
   const made = await Promise.all([
@@ -205,6 +211,8 @@ test.describe('8.3.1 Backends follow the VMs', () => {
     const before = await tcpRequests(client.guest, ip, 80, { count: 20 });
     expect(before.failures).toBe(0);
     expect(Object.keys(before.distribution).sort(), 'both drop: me VMs answer while running').toEqual(['web-1', 'web-3']);
+    // Its responder goes first, while the guest can still remove its files (afterAll cannot reach a stopped VM).
+    await responders.get('web-3')?.();
     await lab.kube.mergePatch({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'web-3', namespace: scope.namespace }, spec: { runStrategy: 'Halted' } });
     await lab.kube.waitFor(async () => {
       const eps = await readyEndpoints(lab.kube, scope.namespace, 'drop');

@@ -49,28 +49,48 @@ export class Spawner {
     const script = bundleEntry(join(dirname(fileURLToPath(import.meta.url)), 'spawner-main.ts'), join(stateDir, 'spawner.cjs'));
     this.helper = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
     this.helper.on('message', (m: SpawnerReply) => this.reply(m));
-    this.helper.on('exit', () => {
-      for (const p of this.live.values()) this.exited(p, null, 'SIGKILL');
-      this.live.clear();
-    });
+    // A helper that died (killed by a signal, say) makes IPC writes fail with EPIPE; that is the
+    // 'exit' below, not a crash of the sim.
+    this.helper.on('error', () => undefined);
+    this.helper.on('exit', () => this.gone());
   }
 
   spawn(cmd: string[], env: NodeJS.ProcessEnv = process.env): SpawnedProcess {
     const id = ++this.seq;
     const p = new SpawnedProcess(id, this);
     this.live.set(id, p);
-    if (!this.request({ t: 'spawn', id, cmd, env })) queueMicrotask(() => this.exited(p, 127, null, 'the spawner is gone'));
+    if (!this.request({ t: 'spawn', id, cmd, env }) && this.live.delete(id)) queueMicrotask(() => this.exited(p, 127, null, 'the spawner is gone'));
     return p;
   }
 
+  /** The helper's pid (diagnostics and tests). */
+  get helperPid(): number | undefined {
+    return this.helper.pid;
+  }
+
+  /** Send `m` to the helper; false when it is gone (its children are then reported exited). */
   request(m: SpawnerRequest): boolean {
     if (!this.helper.connected) return false;
-    this.helper.send(m);
+    try {
+      // With a callback, a failed write is reported here instead of as an 'error' event.
+      this.helper.send(m, (e) => { if (e) this.gone(); });
+    } catch {
+      this.gone();
+      return false;
+    }
     return true;
   }
 
   close(): void {
     if (this.helper.connected) this.helper.disconnect();
+  }
+
+  /** The helper is gone or unreachable: every child it held went with it (it SIGKILLs them on disconnect). */
+  private gone(): void {
+    const orphans = [...this.live.values()];
+    this.live.clear();
+    // Later, not inside the request() that noticed: its caller may not be listening yet.
+    queueMicrotask(() => { for (const p of orphans) this.exited(p, null, 'SIGKILL'); });
   }
 
   private reply(m: SpawnerReply): void {

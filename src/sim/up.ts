@@ -46,6 +46,16 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
   const tls = makeServingCert();
   const dataPlane = opts.dataPlane ?? true;
 
+  // However this process ends without stop() (an exit while starting or in the middle of a run, a
+  // second Ctrl-C), the sandbox and the state dir with the token and TLS key go with it. (SIGKILL
+  // cannot run this; the sandbox then ends on stdin EOF and the next start removes the dir.)
+  let killInner = (): void => undefined;
+  const onExit = () => {
+    killInner();
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
   let stopInner: () => Promise<void>;
   let server: string;
   if (!dataPlane) {
@@ -59,10 +69,13 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
     const cfg = join(stateDir, 'sim.json');
     writeFileSync(cfg, JSON.stringify(simOpts), { mode: 0o600 });
     const sandbox: SandboxProcess = startSandbox({ entry: join(here, 'main.ts'), args: [cfg], stateDir, readyTimeoutMs: 60_000 });
+    killInner = () => sandbox.kill();
     try {
       await sandbox.ready;
     } catch (e) {
       await sandbox.stop();
+      process.off('exit', onExit);
+      onExit();
       throw new Error(`the sim sandbox did not start: ${(e as Error).message}`);
     }
     const edge = new Edge(apiSocket);
@@ -76,11 +89,15 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
     };
   }
   writeKubeconfig(kubeconfig, server, token, tls.caPem);
+  let stopped: Promise<void> | undefined;
   return {
     kubeconfig, server, token, caPem: tls.caPem, stateDir, settings,
-    async stop() {
-      await stopInner();
-      rmSync(stateDir, { recursive: true, force: true });
+    stop() {
+      stopped ??= stopInner().finally(() => {
+        rmSync(stateDir, { recursive: true, force: true });
+        process.off('exit', onExit);
+      });
+      return stopped;
     },
   };
 }

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { inSandbox } from './sandbox.ts';
 
 export interface RunOptions {
   /** Written to stdin, then stdin is closed. */
@@ -119,10 +120,14 @@ let jobSeq = 0;
 /** Scratch space for worker jobs: inside the sandbox /run is a private tmpfs; elsewhere a temp dir. */
 export function scratchDir(): string {
   if (!workDir) {
-    if (process.env.KVNET_SANDBOX === '1' && process.pid === 1) {
+    if (inSandbox()) {
       workDir = '/run/kvnet-sh';
       mkdirSync(workDir, { recursive: true });
-    } else workDir = mkdtempSync(join(tmpdir(), 'kvnet-sh-'));
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'kvnet-sh-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      workDir = dir;
+    }
   }
   return workDir;
 }

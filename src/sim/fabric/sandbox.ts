@@ -1,5 +1,7 @@
-// The rootless sandbox: user + net + mount + pid namespaces. The sandbox main is pid 1 of its
-// pid namespace, so when it exits the kernel kills everything it started, and all netns vanish.
+// The rootless sandbox: user + net + mount + pid namespaces. tini is pid 1 of its pid namespace and
+// reaps every orphan (a daemonized responder whose shell exited, a killed guest tool); the sandbox main
+// is its only child, and when the main exits tini exits with its code, the kernel kills everything
+// else in the namespace, and all netns vanish.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,8 +35,10 @@ export interface SandboxProcess<T = unknown> {
   onLine(fn: (line: string) => void): void;
   /** All stdout lines seen so far. */
   readonly lines: readonly string[];
-  /** Close stdin (the sandbox exits on EOF), SIGTERM, then SIGKILL after `timeoutMs`. */
+  /** Close stdin (the main stops in order on EOF), then SIGKILL after `timeoutMs`. */
   stop(timeoutMs?: number): Promise<void>;
+  /** SIGKILL now, synchronously (for a process `exit` hook); the kernel takes the whole namespace. */
+  kill(): void;
 }
 
 function tsxImport(): string {
@@ -45,11 +49,17 @@ function tsxImport(): string {
   }
 }
 
+/** The init that reaps the sandbox's orphans (Debian package `tini`). */
+export const SANDBOX_INIT = 'tini';
+
 /** The argv that starts the sandbox; exported for tests and for `kvnet sim up` diagnostics. */
 export function sandboxCommand(entry: string, args: string[]): string[] {
   const script = 'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/netns && ip link set lo up && exec "$@"';
   return [
     'unshare', '--user', '--map-root-user', '--net', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc',
+    // tini as pid 1 (no -s: a pid 1 needs no subreaper flag; no -g: nothing outside signals it, and
+    // the main stops its own children in order). Its child runs in a process group of its own.
+    SANDBOX_INIT, '--',
     'sh', '-c', script, 'kvnet-sandbox',
     process.execPath, '--import', tsxImport(), resolve(entry), ...args,
   ];
@@ -60,6 +70,9 @@ export function startSandbox<T = unknown>(opts: SandboxOptions): SandboxProcess<
   const cmd = sandboxCommand(opts.entry, opts.args);
   const child = spawn(cmd[0], cmd.slice(1), {
     stdio: ['pipe', 'pipe', opts.stderr ?? 'inherit'],
+    // A session of its own: a signal to the host's process group (Ctrl-C in a terminal, `kill -TERM
+    // -pgid` by CI) must not reach the sandbox; only stop() (stdin EOF) or kill() ends it.
+    detached: true,
     env: { ...process.env, ...opts.env, [SANDBOX_ENV]: '1', [STATE_DIR_ENV]: resolve(opts.stateDir) },
   });
   child.stdin!.on('error', () => undefined);
@@ -88,18 +101,22 @@ export function startSandbox<T = unknown>(opts: SandboxOptions): SandboxProcess<
     onLine: (fn) => { listeners.push(fn); },
     async stop(timeoutMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      // unshare ignores SIGTERM while it waits for its child, so EOF is the orderly stop and
+      // SIGKILL (unshare --kill-child then kills pid 1) the last resort.
       child.stdin!.end();
-      child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       await exited;
       clearTimeout(t);
     },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
   };
 }
 
-/** True inside a sandbox started by startSandbox (we are pid 1 of its pid namespace). */
+/** True in the main of a sandbox started by startSandbox: the only child of its pid 1 (tini). */
 export function inSandbox(): boolean {
-  return process.env[SANDBOX_ENV] === '1' && process.pid === 1;
+  return process.env[SANDBOX_ENV] === '1' && process.ppid === 1;
 }
 
 /** Exit when the host parent goes away (our stdin reaches EOF), however it died. */
@@ -139,9 +156,10 @@ export function sandboxMain(main: () => Promise<void>, opts: SandboxMainOptions 
     void Promise.resolve(opts.onExit?.()).catch(() => undefined).finally(() => { clearTimeout(t); process.exit(code); });
   };
   watchParent(() => finish(0));
-  // pid 1 gets no default signal actions, so handle them explicitly.
+  // The same orderly stop on a signal (tini passes on what pid 1 receives).
   process.on('SIGTERM', () => finish(143));
   process.on('SIGINT', () => finish(130));
+  process.on('SIGHUP', () => finish(129));
   main().then(
     () => { if (!opts.keepAlive) finish(0); },
     (e: unknown) => {
