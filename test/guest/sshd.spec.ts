@@ -15,7 +15,7 @@ let agent: AgentHandle;
 
 test.beforeAll(async () => {
   agent = await startAgent({
-    authorizedKeys: [key.publicKey],
+    authorizedKeys: [key.publicKey], passwordAuth: true, // cloud-init ssh_pwauth: true
     // cloud-init users[].passwd is a crypt(3) hash; make a real one.
     users: [{ name: 'fedora', password: 'fedora' }, { name: 'hashy', passwordHash: spawnSync('openssl', ['passwd', '-6', '-salt', 'saltsalt', 'hunter2']).stdout.toString().trim() }],
   });
@@ -45,12 +45,12 @@ function exec(c: ssh2.Client, cmd: string): Promise<{ out: string; err: string; 
   });
 }
 
-test('ready and status files describe the guest', () => {
+test('the ready and status reports describe the guest', () => {
   expect(agent.ready.sshPort).toBe(agent.port);
-  expect(readFileSync(agent.ready.resolvConfPath, 'utf8')).toBe('nameserver 10.96.0.10\n');
-  const status = JSON.parse(readFileSync(agent.config.statusFile, 'utf8')) as { interfaceName: string; ipAddresses: string[] }[];
+  expect(agent.ready.resolvConf).toBe('nameserver 10.96.0.10\n');
+  const status = agent.statuses.at(-1);
   expect(Array.isArray(status)).toBe(true);
-  expect(status.find((s) => s.interfaceName === 'lo')).toBeUndefined();
+  expect(status?.find((s) => s.interfaceName === 'lo')).toBeUndefined();
 });
 
 test('the right key runs a command: stdout, stderr and the real exit status', async () => {
@@ -79,6 +79,15 @@ test('password auth (plain and crypt hash) for a user with a password; wrong pas
   expect((await exec(h, 'echo $USER')).out).toBe('hashy\n');
   h.end();
   await expect(connect({ username: 'root', password: 'fedora' })).rejects.toThrow(/authentication methods failed/);
+});
+
+test('the default user\'s key is not a key for another user; root gets cloud-init\'s disable_root message and exit 142', async () => {
+  await expect(connect({ privateKey: key.privateKey, username: 'alice' })).rejects.toThrow(/authentication methods failed/);
+  const c = await connect({ privateKey: key.privateKey, username: 'root' });
+  const r = await exec(c, 'id -u; cat /etc/shadow');
+  c.end();
+  expect(r.out).toBe('Please login as the user "fedora" rather than the user "root".\n\n');
+  expect(r.code).toBe(142);
 });
 
 test('stdin reaches the command; sftp is rejected', async () => {
