@@ -31,6 +31,17 @@ users:
     ]);
   });
 
+  test('ssh_pwauth and disable_root: cloud-init booleans; absent means the image default (password SSH off, root disabled)', () => {
+    expect(parseUserData('#cloud-config\n').sshPwauth).toBeUndefined();
+    expect(parseUserData('#cloud-config\nssh_pwauth: true\n').sshPwauth).toBe(true);
+    expect(parseUserData('#cloud-config\nssh_pwauth: "yes"\n').sshPwauth).toBe(true);
+    expect(parseUserData('#cloud-config\nssh_pwauth: false\n').sshPwauth).toBe(false);
+    expect(parseUserData('#cloud-config\nssh_pwauth: unchanged\n').sshPwauth).toBeUndefined();
+    expect(parseUserData('#cloud-config\n').disableRoot).toBe(true);
+    expect(parseUserData('#cloud-config\ndisable_root: false\n').disableRoot).toBe(false);
+    expect(parseUserData('#cloud-config\nuser: cloud\n').defaultUser).toBe('cloud');
+  });
+
   test('chpasswd list (string and array) and users form', () => {
     const a = parseUserData('#cloud-config\nchpasswd:\n  list: |\n    root:toor\n    carol:RANDOM\n    dave:pw2\n');
     expect(a.users).toEqual([{ name: 'root', password: 'toor' }, { name: 'dave', password: 'pw2' }]);
@@ -39,8 +50,8 @@ users:
   });
 
   test('non cloud-config payloads carry nothing; invalid YAML throws', () => {
-    expect(parseUserData('#!/bin/sh\necho hi\n')).toEqual({ authorizedKeys: [], users: [] });
-    expect(parseUserData('')).toEqual({ authorizedKeys: [], users: [] });
+    expect(parseUserData('#!/bin/sh\necho hi\n')).toEqual({ authorizedKeys: [], defaultUser: 'fedora', users: [], disableRoot: true });
+    expect(parseUserData('')).toEqual({ authorizedKeys: [], defaultUser: 'fedora', users: [], disableRoot: true });
     expect(() => parseUserData('#cloud-config\nusers: [a\n')).toThrow(/invalid YAML/);
   });
 });
