@@ -3,7 +3,7 @@
 // the capabilities an escape needs and keeps the network ones; password SSH follows ssh_pwauth; and
 // the sim's state is the owner's only even when it was started under `umask 000`.
 import { expect, test } from '@playwright/test';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -71,11 +71,12 @@ test('the guest shell lacks SYS_ADMIN, DAC_READ_SEARCH, SYS_PTRACE, SYS_MODULE, 
 });
 
 test('the guest\'s tools still work: ip, nft, ping, socat, iperf3, its own hostname and resolver', async () => {
-  await vm.guest.execOk('ip link add dummy9 type dummy && ip addr add 192.0.2.9/32 dev dummy9 && ip link del dummy9');
+  await vm.guest.execOk('ip link add v9 type veth peer name v9b && ip addr add 192.0.2.9/32 dev v9 && ip link del v9');
   await vm.guest.execOk('nft add table inet t && nft add chain inet t c && nft list ruleset | grep -q "table inet t" && nft delete table inet t');
   await vm.guest.execOk('ping -n -c 1 -W 2 10.0.2.1');
   await vm.guest.execOk('socat -V >/dev/null && iperf3 -v >/dev/null');
-  await vm.guest.execOk('iperf3 -s -1 -D && sleep 0.2; iperf3 -c 127.0.0.1 -t 0.3 >/dev/null');
+  // A one-off iperf3 server, and a client that retries until it is listening.
+  await vm.guest.execOk('(iperf3 -s -1 </dev/null >/dev/null 2>&1 &); for i in $(seq 50); do iperf3 -c 127.0.0.1 -t 1 >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1', { timeoutMs: 20_000 });
   expect(await vm.guest.execOk('hostname; cat /etc/hostname')).toBe('sealed\nsealed\n');
   expect(await vm.guest.execOk('grep nameserver /etc/resolv.conf')).toMatch(/^nameserver 172\.30\.0\.10/);
   expect(await vm.guest.execOk('id -un; getent passwd fedora | cut -d: -f1,6')).toBe('root\nfedora:/home/fedora\n');
@@ -144,6 +145,5 @@ test('under umask 000 the state dir is 0700, its sockets and secrets the owner\'
     http.request({ socketPath: adminSocketPath(dir), method: 'PUT', path: '/faults/dns-down' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
   });
   expect(status).toBe(401);
-  expect(await new SimAdmin(dir).active()).toMatchObject({ active: [] });
-  expect(execFileSync('id', ['-u'], { encoding: 'utf8' })).toBeTruthy();
+  expect(await new SimAdmin(dir).active()).toMatchObject({ active: {} });
 });
