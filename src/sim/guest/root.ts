@@ -3,7 +3,8 @@
 // minimal /etc of its own and private /tmp, /home, /root, /var and /run. The host's filesystem (the
 // repo, the state dir, the kubeconfig) is unmounted before the agent runs, so nothing of it is
 // reachable from a guest shell, and no host path is writable.
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 
 /** Harmless host files tools need (resolver rules, protocol names, the loader cache, CA certs); copied, so the guest owns its copy. */
 export const HOST_ETC = [
@@ -36,6 +37,7 @@ const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 export function guestRootScript(agentScript: string, opts: { sysfs?: boolean; nodePath?: string } = {}): string {
   const node = realpathSync(opts.nodePath ?? process.execPath);
   const underSystem = SYSTEM_DIRS.some((d) => node === d || node.startsWith(`${d}/`));
+  const etc = HOST_ETC.filter((f) => { try { lstatSync(`/etc/${f}`); return true; } catch { return false; } });
   const lines = [
     'set -e',
     'R=/tmp',
@@ -43,12 +45,9 @@ export function guestRootScript(agentScript: string, opts: { sysfs?: boolean; no
     'cd "$R"',
     'mkdir -p etc dev/shm dev/pts proc sys tmp var/tmp var/lib var/log home root run opt/kvnet .oldroot',
     'chmod 1777 tmp var/tmp dev/shm && chmod 700 root && ln -s ../run var/run',
-    `for d in ${SYSTEM_DIRS.join(' ')}; do`,
-    '  if [ -L "$d" ]; then ln -s "$(readlink "$d")" ".$d"',
-    '  elif [ -d "$d" ]; then mkdir ".$d" && mount -o bind,ro "$d" ".$d"; fi',
-    'done',
+    ...systemDirLines(),
     // Ownership is not kept: host owners other than the sim's are unmapped in the sandbox.
-    `(cd /etc && for f in ${HOST_ETC.join(' ')}; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\n' "$f"; fi; done | xargs -r cp -dR --preserve=mode,timestamps --parents -t "$R/etc")`,
+    ...(etc.length ? [`(cd /etc && cp -dR --preserve=mode,timestamps --parents -t "$R/etc" ${etc.map(q).join(' ')})`] : []),
     `for n in ${DEVICES.join(' ')}; do : > "dev/$n" && mount -o bind "/dev/$n" "dev/$n"; done`,
     'ln -s /proc/self/fd dev/fd && ln -s /proc/self/fd/0 dev/stdin && ln -s /proc/self/fd/1 dev/stdout && ln -s /proc/self/fd/2 dev/stderr',
     'if mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts dev/pts 2>/dev/null; then ln -s pts/ptmx dev/ptmx; fi',
@@ -72,6 +71,26 @@ export function guestRootScript(agentScript: string, opts: { sysfs?: boolean; no
     'exit $code',
   ];
   return lines.join('\n');
+}
+
+/**
+ * The system directories as the host has them, looked up when the script is made (each spawn in
+ * the script costs tens of ms on a loaded machine): one `ln` for merged-/usr symlinks such as
+ * bin -> usr/bin, a read-only bind per directory.
+ */
+function systemDirLines(): string[] {
+  const same: string[] = [];
+  const lines: string[] = [];
+  for (const d of SYSTEM_DIRS) {
+    let st;
+    try { st = lstatSync(d); } catch { continue; }
+    if (st.isSymbolicLink()) {
+      const target = readlinkSync(d);
+      if (basename(target) === basename(d) && !target.startsWith('/')) same.push(q(target));
+      else lines.push(`ln -s ${q(target)} .${d}`);
+    } else if (st.isDirectory()) lines.push(`mkdir .${d} && mount -o bind,ro ${d} .${d}`);
+  }
+  return [...(same.length ? [`ln -s ${same.join(' ')} .`] : []), ...lines];
 }
 
 /**
