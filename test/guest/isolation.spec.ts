@@ -117,13 +117,37 @@ test('password SSH is refused unless cloud-init says ssh_pwauth: true (seed-styl
   await expect(passwordLogin('pw-on', 'root', 'fedora')).rejects.toThrow(/authentication methods failed/);
 });
 
-test('a key given to fedora (accessCredentials, noCloud) is no key for another user', async () => {
-  const sock = await openPortForward(sim.kube.kc, sim.namespace, 'sealed', 22);
-  await expect(new Promise((resolve, reject) => {
+function keyLogin(name: string, username: string): Promise<string> {
+  return openPortForward(sim.kube.kc, sim.namespace, name, 22).then((sock) => new Promise((resolve, reject) => {
     const c = new ssh2.Client();
-    c.once('error', reject).once('ready', () => { c.end(); resolve(undefined); });
-    c.connect({ sock, username: 'alice', privateKey: sim.keys.privateKey, readyTimeout: 20_000 });
-  })).rejects.toThrow(/authentication methods failed/);
+    c.once('error', reject).once('ready', () => {
+      c.exec('echo $USER', (e, ch) => {
+        if (e) return reject(e);
+        let out = '';
+        ch.on('data', (d: Buffer) => { out += d; }).on('close', () => { c.end(); resolve(out); });
+      });
+    });
+    c.connect({ sock, username, privateKey: sim.keys.privateKey, readyTimeout: 20_000 });
+  }));
+}
+
+test('a key given to fedora (accessCredentials, noCloud) is no key for another user', async () => {
+  await expect(keyLogin('sealed', 'alice')).rejects.toThrow(/authentication methods failed/);
+});
+
+test('accessCredentials with qemuGuestAgent propagation give the key to the listed users only', async () => {
+  await sim.kube.create({
+    apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'ga-keys', namespace: sim.namespace },
+    spec: { runStrategy: 'Always', template: { spec: {
+      domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] } }, networks: [{ name: 'default', pod: {} }],
+      accessCredentials: [{ sshPublicKey: { source: { secret: { secretName: 'ssh-key' } }, propagationMethod: { qemuGuestAgent: { users: ['alice'] } } } }],
+      volumes: [{ name: 'cloudinitdisk', cloudInitNoCloud: { userData: '#cloud-config\nusers: [default, alice]\n' } }],
+    } } },
+  });
+  await sim.kube.waitForObject('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'ga-keys',
+    (v) => ((v?.status as { phase?: string } | undefined)?.phase === 'Running' ? v : undefined), { what: 'VMI ga-keys Running', timeoutMs: 60_000 });
+  expect(await keyLogin('ga-keys', 'alice')).toBe('alice\n');
+  await expect(keyLogin('ga-keys', 'fedora')).rejects.toThrow(/authentication methods failed/);
 });
 
 test('under umask 000 the state dir is 0700, its sockets and secrets the owner\'s only; another user cannot reach admin.sock', async () => {
