@@ -64,6 +64,7 @@ export function parseUserData(text: string | undefined, defaultUser = 'fedora'):
   const setPw = (u: GuestUser, pw: string, hashed?: boolean): void => {
     if (hashed ?? isHash(pw)) u.passwordHash = pw;
     else u.password = pw;
+    delete u.locked; // chpasswd replaces a locked hash
   };
 
   const sysInfo = isObj(doc.system_info) && isObj(doc.system_info.default_user) ? doc.system_info.default_user : undefined;
@@ -88,6 +89,8 @@ export function parseUserData(text: string | undefined, defaultUser = 'fedora'):
     if (typeof entry.plain_text_passwd === 'string') setPw(u, entry.plain_text_passwd, false);
     else if (typeof entry.passwd === 'string') setPw(u, entry.passwd, true);
     else if (typeof entry.hashed_passwd === 'string') setPw(u, entry.hashed_passwd, true);
+    // distros.create_user: lock_passwd defaults to true, and locks the password just set.
+    if (cloudBool(entry.lock_passwd) ?? true) u.locked = true;
   }
 
   const chp = doc.chpasswd;

@@ -14,6 +14,8 @@ export interface GuestUser {
   password?: string;
   /** crypt(3) hash ($1$/$5$/$6$) from cloud-init users[].passwd or chpasswd type=hash. */
   passwordHash?: string;
+  /** The password is locked (cloud-init users[].lock_passwd, default true): no password login. */
+  locked?: boolean;
   /** Keys valid only for this user (cloud-init users[].ssh_authorized_keys, accessCredentials qemuGuestAgent users). */
   authorizedKeys?: string[];
 }

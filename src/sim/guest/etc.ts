@@ -30,6 +30,9 @@ export function writeBaseEtc(): void {
   writeFileSync('/etc/resolv.conf', '');
 }
 
+/** A locked password is the hash behind a `!`, as `passwd -l` leaves it. */
+const shadowOf = (u: GuestUser, hash: string): string => (u.locked ? `!${hash}` : hash);
+
 function writeAccounts(list: Account[], shadow: Map<string, string>): void {
   writeFileSync('/etc/passwd', list.map((a) => `${a.name}:x:${a.uid}:${a.uid === 65534 ? 65534 : a.uid}:${a.name}:${a.home}:${a.shell}\n`).join(''));
   writeFileSync('/etc/group', [...list.map((a) => `${a.name === 'nobody' ? 'nogroup' : a.name}:x:${a.uid}:\n`), 'wheel:x:10:' + list.filter((a) => a.uid >= 1000 && a.uid < 65534).map((a) => a.name).join(',') + '\n'].join(''));
@@ -51,7 +54,7 @@ function sha512crypt(password: string): Promise<string | undefined> {
  */
 export function writeBootEtc(hostname: string, users: GuestUser[], defaultUser: string): void {
   const list = accounts(users, defaultUser);
-  const shadow = new Map(users.filter((u) => u.passwordHash).map((u) => [u.name, u.passwordHash as string]));
+  const shadow = new Map(users.filter((u) => u.passwordHash).map((u) => [u.name, shadowOf(u, u.passwordHash as string)]));
   writeAccounts(list, shadow);
   for (const a of list) {
     if (!a.home.startsWith('/home/')) continue;
@@ -65,10 +68,10 @@ export function writeBootEtc(hostname: string, users: GuestUser[], defaultUser: 
 export async function hashPasswords(users: GuestUser[], defaultUser: string): Promise<void> {
   const plain = users.filter((u) => u.password !== undefined && !u.passwordHash);
   if (!plain.length) return;
-  const shadow = new Map(users.filter((u) => u.passwordHash).map((u) => [u.name, u.passwordHash as string]));
+  const shadow = new Map(users.filter((u) => u.passwordHash).map((u) => [u.name, shadowOf(u, u.passwordHash as string)]));
   for (const u of plain) {
     const h = await sha512crypt(u.password as string);
-    if (h) shadow.set(u.name, h);
+    if (h) shadow.set(u.name, shadowOf(u, h));
   }
   writeAccounts(accounts(users, defaultUser), shadow);
 }

@@ -151,6 +151,7 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
       }
       if (ctx.method === 'password' && passwordAuth) {
         const u = users.get(ctx.username);
+        if (u?.locked) return ctx.reject(methods);
         if (u?.password !== undefined && ctx.password === u.password) return ctx.accept();
         if (u?.passwordHash) {
           void verifyHash(ctx.password, u.passwordHash).then((ok) => (ok ? ctx.accept() : ctx.reject(methods)));
