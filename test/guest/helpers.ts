@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WebSocketServer, createWebSocketStream } from 'ws';
@@ -40,7 +40,11 @@ export interface AgentHandle {
 let bundled: string | undefined;
 /** The agent bundled as the sim bundles it (once per test process). */
 export function agentScript(): string {
-  bundled ??= bundleGuestAgent(mkdtempSync(join(tmpdir(), 'kvnet-agent-')));
+  if (bundled) return bundled;
+  // Under test-results, not the host's /tmp: a self-test leaves nothing there.
+  const dir = join(ROOT, 'test-results', `guest-agent-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  bundled = bundleGuestAgent(dir);
   return bundled;
 }
 
