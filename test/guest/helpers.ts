@@ -4,7 +4,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -35,6 +34,13 @@ export interface AgentHandle {
   startMs: number;
   proc: ChildProcess;
   stop(): Promise<void>;
+}
+
+/** A scratch directory under test-results (the host's /tmp stays as it was). */
+export function scratchDir(prefix: string): string {
+  const base = join(ROOT, 'test-results', 'guest-scratch');
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, prefix));
 }
 
 let bundled: string | undefined;
@@ -137,7 +143,7 @@ users: [{name: u, user: {token: ${token}}}]
 contexts: [{name: fake, context: {cluster: fake, user: u}}]
 current-context: fake
 `;
-  const dir = mkdtempSync(join(tmpdir(), 'kvnet-kc-'));
+  const dir = scratchDir('kvnet-kc-');
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kcYaml);
   const kubeconfig = new KubeConfig();

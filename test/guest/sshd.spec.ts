@@ -1,12 +1,9 @@
 import { test, expect } from '@playwright/test';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ssh2 from 'ssh2';
 import { generateKeyPair, writeKeyPair } from '../../src/guest/keys.ts';
-import { startAgent, type AgentHandle } from './helpers.ts';
+import { startAgent, type AgentHandle, scratchDir } from './helpers.ts';
 
 const run = promisify(execFile);
 const key = generateKeyPair();
@@ -107,7 +104,7 @@ test('stdin reaches the command; sftp is rejected', async () => {
 
 test('OpenSSH client logs in with the key and runs ip -V; -W forwards from inside the guest', async () => {
   test.skip(spawnSync('ssh', ['-V']).error !== undefined, 'no ssh client installed');
-  const dir = mkdtempSync(join(tmpdir(), 'kvnet-key-'));
+  const dir = scratchDir('kvnet-key-');
   const { privateKeyPath } = writeKeyPair(dir, key);
   const base = ['-i', privateKeyPath, '-p', String(agent.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
     '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes'];

@@ -164,6 +164,7 @@ function systemDirLines(): string[] {
   return [...(same.length ? [`ln -s ${same.join(' ')} .`] : []), ...lines];
 }
 
+/** perl where it can, else the shell script; KVNET_GUEST_ROOT_SH=1 forces the script (self-tests of the fallback). */
 function rootSetup(agentScript: string, sysfs?: boolean): string[] {
   if (process.env.KVNET_GUEST_ROOT_SH !== '1') {
     const perl = guestRootPerl(agentScript, { sysfs });
