@@ -31,13 +31,15 @@ const vm = async (name: string, node: string) => {
 };
 const [a, b] = await Promise.all([vm('pa', 'node-1'), vm('pb', 'node-2')]);
 
-/** The host pid of a VM's guest agent: its ready file has the sandbox pid; /proc's NSpid maps it. */
+/**
+ * The host pid of a VM's guest agent. Guests have roots of their own (src/sim/guest/root.ts), so it
+ * is found by what the guest shows: an agent process whose root has the VM's /etc/hostname.
+ */
 function agentPid(name: string): string {
-  const inner = (JSON.parse(readFileSync(join(sim.stateDir, 'guests', 'default', name, 'ready.json'), 'utf8')) as { pid: number }).pid;
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const ns = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1].split(/\s+/);
-      if (ns && ns.length > 1 && Number(ns.at(-1)) === inner && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(sim.stateDir)) return p;
+      if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('guest-agent.cjs')) continue;
+      if (readFileSync(`/proc/${p}/root/etc/hostname`, 'utf8').trim() === name) return p;
     } catch { /* the process went away */ }
   }
   throw new Error(`no guest agent process for ${name}`);

@@ -1,6 +1,6 @@
 // Self-tests' handle on a running sim's faults (over its admin unix socket).
 import http from 'node:http';
-import { adminSocketPath } from './admin.ts';
+import { adminSocketPath, readAdminToken } from './admin.ts';
 import type { FaultName, FaultSpec } from './faults.ts';
 
 export class SimAdmin {
@@ -8,7 +8,13 @@ export class SimAdmin {
 
   private call(method: string, path: string, body?: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: adminSocketPath(this.stateDir), method, path, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let token: string;
+      try {
+        token = readAdminToken(this.stateDir);
+      } catch (e) {
+        return reject(new Error(`sim admin: cannot read the admin token: ${(e as Error).message}`));
+      }
+      const req = http.request({ socketPath: adminSocketPath(this.stateDir), method, path, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` } }, (res) => {
         let raw = '';
         res.on('data', (c: Buffer) => (raw += c));
         res.on('end', () => {

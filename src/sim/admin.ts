@@ -1,21 +1,46 @@
 // The sim's admin endpoint: a unix socket in the run's state dir, never a TCP port, so only
-// the project's self-tests (which know the path) reach it. Suites never do.
+// the project's self-tests (which know the path) reach it. Suites never do. The socket is the
+// owner's only (0600, in a 0700 dir), and each request must carry the token from admin.token, a
+// 0600 file: a fault is a change to the cluster, and no other local user may make one.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { FaultSpec, Faults } from './faults.ts';
 
 export const ADMIN_SOCKET = 'admin.sock';
+export const ADMIN_TOKEN = 'admin.token';
 
 export function adminSocketPath(stateDir: string): string {
   return join(stateDir, ADMIN_SOCKET);
 }
 
+export function adminTokenPath(stateDir: string): string {
+  return join(stateDir, ADMIN_TOKEN);
+}
+
+/** The admin token, for a client that is the sim's owner. */
+export function readAdminToken(stateDir: string): string {
+  return readFileSync(adminTokenPath(stateDir), 'utf8').trim();
+}
+
+function authorized(req: http.IncomingMessage, token: Buffer): boolean {
+  const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+  const got = Buffer.from(m?.[1] ?? '');
+  return got.length === token.length && timingSafeEqual(got, token);
+}
+
 export async function serveAdmin(stateDir: string, faults: Faults): Promise<http.Server> {
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(adminTokenPath(stateDir), `${token}\n`, { mode: 0o600 });
+  chmodSync(adminTokenPath(stateDir), 0o600);
+  const want = Buffer.from(token);
   const server = http.createServer((req, res) => {
     const reply = (code: number, body: unknown) => {
       res.writeHead(code, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (!authorized(req, want)) return reply(401, { error: `unauthorized: send "Authorization: Bearer <token>" with the token in ${ADMIN_TOKEN}` });
     const m = /^\/faults(?:\/([a-z-]+))?$/.exec(req.url ?? '');
     if (!m) return reply(404, { error: 'unknown path; use /faults or /faults/<name>' });
     const name = m[1];
@@ -33,5 +58,6 @@ export async function serveAdmin(stateDir: string, faults: Faults): Promise<http
     });
   });
   await new Promise<void>((r) => server.listen(adminSocketPath(stateDir), r));
+  chmodSync(adminSocketPath(stateDir), 0o600);
   return server;
 }

@@ -1,5 +1,5 @@
 // The kubeconfig the sim hands to users: one cluster, one user with the sim's bearer token.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import YAML from 'yaml';
 
@@ -17,4 +17,5 @@ export function kubeconfigYaml(server: string, token: string, caPem: string, nam
 export function writeKubeconfig(path: string, server: string, token: string, caPem: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, kubeconfigYaml(server, token, caPem), { mode: 0o600 });
+  chmodSync(path, 0o600); // mode applies only to a new file; an older one may be wider
 }

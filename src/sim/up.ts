@@ -1,7 +1,7 @@
 // Starting a sim from the host: the sandbox with everything inside, the edge relay on
 // 127.0.0.1, and a kubeconfig that points at it.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SETTINGS, type SimSettings } from './cluster.ts';
@@ -41,7 +41,11 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
   const runDir = resolve(dirname(kubeconfig), 'run');
   removeStale(runDir);
   const stateDir = resolve(runDir, `sim-${process.pid}-${randomBytes(3).toString('hex')}`);
-  mkdirSync(stateDir, { recursive: true });
+  // The state dir holds the API's and admin's sockets, the TLS key and the token: the owner's only,
+  // whatever the umask (mkdir's mode is filtered by it, hence the chmod).
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  chmodSync(runDir, 0o700);
+  chmodSync(stateDir, 0o700);
   const token = randomBytes(24).toString('base64url');
   const tls = makeServingCert();
   const dataPlane = opts.dataPlane ?? true;

@@ -20,15 +20,33 @@ users:
   - name: alice
     ssh_authorized_keys: [ "${K2}" ]
     plain_text_passwd: s3cret
+    lock_passwd: false
   - name: bob
     passwd: "$6$salt$abc"
+  - name: carol
+    plain_text_passwd: locked-by-default
 `, 'cloud-user');
     expect(r.authorizedKeys).toEqual([]);
     expect(r.users).toEqual([
       { name: 'cloud-user' },
       { name: 'alice', authorizedKeys: [K2], password: 's3cret' },
-      { name: 'bob', passwordHash: '$6$salt$abc' },
+      { name: 'bob', passwordHash: '$6$salt$abc', locked: true },
+      { name: 'carol', password: 'locked-by-default', locked: true },
     ]);
+    // chpasswd, which runs later, sets a new password and so unlocks it.
+    const c = parseUserData('#cloud-config\nusers:\n  - name: dan\n    plain_text_passwd: a\nchpasswd:\n  list: |\n    dan:b\n');
+    expect(c.users).toEqual([{ name: 'dan', password: 'b' }]);
+  });
+
+  test('ssh_pwauth and disable_root: cloud-init booleans; absent means the image default (password SSH off, root disabled)', () => {
+    expect(parseUserData('#cloud-config\n').sshPwauth).toBeUndefined();
+    expect(parseUserData('#cloud-config\nssh_pwauth: true\n').sshPwauth).toBe(true);
+    expect(parseUserData('#cloud-config\nssh_pwauth: "yes"\n').sshPwauth).toBe(true);
+    expect(parseUserData('#cloud-config\nssh_pwauth: false\n').sshPwauth).toBe(false);
+    expect(parseUserData('#cloud-config\nssh_pwauth: unchanged\n').sshPwauth).toBeUndefined();
+    expect(parseUserData('#cloud-config\n').disableRoot).toBe(true);
+    expect(parseUserData('#cloud-config\ndisable_root: false\n').disableRoot).toBe(false);
+    expect(parseUserData('#cloud-config\nuser: cloud\n').defaultUser).toBe('cloud');
   });
 
   test('chpasswd list (string and array) and users form', () => {
@@ -39,8 +57,8 @@ users:
   });
 
   test('non cloud-config payloads carry nothing; invalid YAML throws', () => {
-    expect(parseUserData('#!/bin/sh\necho hi\n')).toEqual({ authorizedKeys: [], users: [] });
-    expect(parseUserData('')).toEqual({ authorizedKeys: [], users: [] });
+    expect(parseUserData('#!/bin/sh\necho hi\n')).toEqual({ authorizedKeys: [], defaultUser: 'fedora', users: [], disableRoot: true });
+    expect(parseUserData('')).toEqual({ authorizedKeys: [], defaultUser: 'fedora', users: [], disableRoot: true });
     expect(() => parseUserData('#cloud-config\nusers: [a\n')).toThrow(/invalid YAML/);
   });
 });

@@ -3,12 +3,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { GuestConfig, GuestReady } from '../../src/sim/guest/config.ts';
+import { bundleGuestAgent } from '../../src/sim/guest/bundle.ts';
+import { lineSplitter, parseReportLine, type GuestConfig, type GuestInterfaceStatus, type GuestReady } from '../../src/sim/guest/config.ts';
+import { guestRootCommand } from '../../src/sim/guest/root.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -25,45 +26,71 @@ export function freePort(): Promise<number> {
 }
 
 export interface AgentHandle {
-  dir: string;
   port: number;
   config: GuestConfig;
   ready: GuestReady;
+  /** The agent's interface reports, in order. */
+  statuses: GuestInterfaceStatus[][];
   startMs: number;
   proc: ChildProcess;
   stop(): Promise<void>;
 }
 
-export async function startAgent(partial: Partial<GuestConfig>): Promise<AgentHandle> {
-  const dir = mkdtempSync(join(tmpdir(), 'kvnet-guest-'));
-  const port = await freePort();
+/** A scratch directory under test-results (the host's /tmp stays as it was). */
+export function scratchDir(prefix: string): string {
+  const base = join(ROOT, 'test-results', 'guest-scratch');
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, prefix));
+}
+
+let bundled: string | undefined;
+/** The agent bundled as the sim bundles it (once per test process). */
+export function agentScript(): string {
+  if (bundled) return bundled;
+  // Under test-results, not the host's /tmp: a self-test leaves nothing there.
+  const dir = join(ROOT, 'test-results', `guest-agent-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  bundled = bundleGuestAgent(dir);
+  return bundled;
+}
+
+/**
+ * Starts an agent in its own root as the sim does (root.ts), in a user namespace of its own and
+ * the host's network, so a test reaches its sshd on 127.0.0.1. `wrap` puts a command before it
+ * (e.g. `unshare -Urn sh -c ...` for a netns of its own; the root then needs no user namespace).
+ */
+export async function startAgent(partial: Partial<GuestConfig>, wrap?: { argv: string[]; sysfs: boolean }): Promise<AgentHandle> {
+  const port = partial.sshPort ?? await freePort();
   const config: GuestConfig = {
     name: 'vm1', namespace: 'ns1', hostname: 'vm1', sshPort: port, sshListen: '127.0.0.1',
-    authorizedKeys: [], users: [], dhcpLeases: {}, defaultInterfaces: [], resolvConf: 'nameserver 10.96.0.10\n',
-    hostKeyPath: join(dir, 'ssh_host_ed25519_key'), readyFile: join(dir, 'ready.json'), statusFile: join(dir, 'status.json'),
+    authorizedKeys: [], defaultUser: 'fedora', users: [], passwordAuth: false, disableRoot: true,
+    dhcpLeases: {}, defaultInterfaces: [], resolvConf: 'nameserver 10.96.0.10\n',
     skipNetwork: true,
     ...partial,
   };
-  const cfgPath = join(dir, 'config.json');
-  writeFileSync(cfgPath, JSON.stringify(config));
+  const cmd = wrap ? [...wrap.argv, ...guestRootCommand(agentScript(), [], { sysfs: wrap.sysfs })] : guestRootCommand(agentScript(), [], { userns: true, sysfs: false });
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/sim/guest/main.ts'), cfgPath], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'] });
+  const proc = spawn(cmd[0], cmd.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const deadline = Date.now() + 20_000;
-  while (!existsSync(config.readyFile)) {
-    if (proc.exitCode !== null) throw new Error(`agent exited ${proc.exitCode}: ${stderr}`);
-    if (Date.now() > deadline) { proc.kill(); throw new Error(`agent not ready in 20s: ${stderr}`); }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const statuses: GuestInterfaceStatus[][] = [];
+  const ready = await new Promise<GuestReady>((resolve, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`agent not ready in 20s: ${stderr}`)); }, 20_000);
+    proc.stdout?.setEncoding('utf8').on('data', lineSplitter((line) => {
+      const r = parseReportLine(line);
+      if (r?.t === 'status') statuses.push(r.interfaces);
+      if (r?.t === 'ready') { clearTimeout(timer); resolve(r.ready); }
+    }));
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`agent exited ${code}: ${stderr}`)); });
+    proc.stdin?.end(`${JSON.stringify(config)}\n`);
+  });
   const startMs = performance.now() - t0;
-  const ready = JSON.parse(readFileSync(config.readyFile, 'utf8')) as GuestReady;
   return {
-    dir, port, config, ready, startMs, proc,
+    port, config, ready, statuses, startMs, proc,
     stop: () => new Promise<void>((r) => {
-      if (proc.exitCode !== null) return r();
+      if (proc.exitCode !== null || proc.signalCode !== null) return r();
       proc.once('exit', () => r());
-      proc.kill('SIGTERM');
+      proc.kill('SIGKILL'); // the guest's init gets SIGTERM (unshare --kill-child)
     }),
   };
 }
@@ -116,7 +143,7 @@ users: [{name: u, user: {token: ${token}}}]
 contexts: [{name: fake, context: {cluster: fake, user: u}}]
 current-context: fake
 `;
-  const dir = mkdtempSync(join(tmpdir(), 'kvnet-kc-'));
+  const dir = scratchDir('kvnet-kc-');
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kcYaml);
   const kubeconfig = new KubeConfig();

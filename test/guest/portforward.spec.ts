@@ -1,14 +1,12 @@
 import { test, expect } from '@playwright/test';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Guest } from '../../src/guest/guest.ts';
 import { generateKeyPair, writeKeyPair } from '../../src/guest/keys.ts';
 import { openPortForward, PortForwardError } from '../../src/guest/portforward.ts';
-import { startAgent, startFakeApi, ROOT, type AgentHandle, type FakeApi } from './helpers.ts';
+import { startAgent, startFakeApi, ROOT, type AgentHandle, type FakeApi, scratchDir } from './helpers.ts';
 
 const run = promisify(execFile);
 const key = generateKeyPair();
@@ -84,7 +82,7 @@ test('Guest.connect gives up after its timeout with the last failure', async () 
 
 test('OpenSSH through the ProxyCommand (kvnet ssh-proxy)', async () => {
   test.skip(spawnSync('ssh', ['-V']).error !== undefined, 'no ssh client installed');
-  const dir = mkdtempSync(join(tmpdir(), 'kvnet-key-'));
+  const dir = scratchDir('kvnet-key-');
   const { privateKeyPath } = writeKeyPair(dir, key);
   const proxy = `${process.execPath} --import tsx ${join(ROOT, 'src/guest/proxy-main.ts')} --kubeconfig ${api.kubeconfigPath} ns1 vm1 22`;
   const t0 = performance.now();

@@ -1,12 +1,9 @@
 import { test, expect } from '@playwright/test';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ssh2 from 'ssh2';
 import { generateKeyPair, writeKeyPair } from '../../src/guest/keys.ts';
-import { startAgent, type AgentHandle } from './helpers.ts';
+import { startAgent, type AgentHandle, scratchDir } from './helpers.ts';
 
 const run = promisify(execFile);
 const key = generateKeyPair();
@@ -15,7 +12,7 @@ let agent: AgentHandle;
 
 test.beforeAll(async () => {
   agent = await startAgent({
-    authorizedKeys: [key.publicKey],
+    authorizedKeys: [key.publicKey], passwordAuth: true, // cloud-init ssh_pwauth: true
     // cloud-init users[].passwd is a crypt(3) hash; make a real one.
     users: [{ name: 'fedora', password: 'fedora' }, { name: 'hashy', passwordHash: spawnSync('openssl', ['passwd', '-6', '-salt', 'saltsalt', 'hunter2']).stdout.toString().trim() }],
   });
@@ -45,12 +42,12 @@ function exec(c: ssh2.Client, cmd: string): Promise<{ out: string; err: string; 
   });
 }
 
-test('ready and status files describe the guest', () => {
+test('the ready and status reports describe the guest', () => {
   expect(agent.ready.sshPort).toBe(agent.port);
-  expect(readFileSync(agent.ready.resolvConfPath, 'utf8')).toBe('nameserver 10.96.0.10\n');
-  const status = JSON.parse(readFileSync(agent.config.statusFile, 'utf8')) as { interfaceName: string; ipAddresses: string[] }[];
+  expect(agent.ready.resolvConf).toBe('nameserver 10.96.0.10\n');
+  const status = agent.statuses.at(-1);
   expect(Array.isArray(status)).toBe(true);
-  expect(status.find((s) => s.interfaceName === 'lo')).toBeUndefined();
+  expect(status?.find((s) => s.interfaceName === 'lo')).toBeUndefined();
 });
 
 test('the right key runs a command: stdout, stderr and the real exit status', async () => {
@@ -81,6 +78,15 @@ test('password auth (plain and crypt hash) for a user with a password; wrong pas
   await expect(connect({ username: 'root', password: 'fedora' })).rejects.toThrow(/authentication methods failed/);
 });
 
+test('the default user\'s key is not a key for another user; root gets cloud-init\'s disable_root message and exit 142', async () => {
+  await expect(connect({ privateKey: key.privateKey, username: 'alice' })).rejects.toThrow(/authentication methods failed/);
+  const c = await connect({ privateKey: key.privateKey, username: 'root' });
+  const r = await exec(c, 'id -u; cat /etc/shadow');
+  c.end();
+  expect(r.out).toBe('Please login as the user "fedora" rather than the user "root".\n\n');
+  expect(r.code).toBe(142);
+});
+
 test('stdin reaches the command; sftp is rejected', async () => {
   const c = await connect({ privateKey: key.privateKey });
   const out = await new Promise<string>((resolve, reject) => {
@@ -98,7 +104,7 @@ test('stdin reaches the command; sftp is rejected', async () => {
 
 test('OpenSSH client logs in with the key and runs ip -V; -W forwards from inside the guest', async () => {
   test.skip(spawnSync('ssh', ['-V']).error !== undefined, 'no ssh client installed');
-  const dir = mkdtempSync(join(tmpdir(), 'kvnet-key-'));
+  const dir = scratchDir('kvnet-key-');
   const { privateKeyPath } = writeKeyPair(dir, key);
   const base = ['-i', privateKeyPath, '-p', String(agent.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
     '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'IdentitiesOnly=yes'];

@@ -1,8 +1,6 @@
 // KubeVirt's virt-handler, for every node at once: it plumbs a scheduled VMI's interfaces by
 // their binding, boots the guest (the agent process in the guest netns), reports
 // `status.interfaces` as the guest agent would, and tears everything down on deletion.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { StoreEvent } from '../api/store.ts';
@@ -15,7 +13,7 @@ import { bundleGuestAgent } from '../guest/bundle.ts';
 import { GuestPool, type AgentProcess } from '../guest/pool.ts';
 import { Spawner } from '../spawner.ts';
 import { parseUserData } from '../guest/cloud-init.ts';
-import type { GuestConfig, GuestInterfaceStatus } from '../guest/config.ts';
+import type { GuestConfig, GuestInterfaceStatus, GuestUser } from '../guest/config.ts';
 import type { AttachContext } from '../cni/plugin.ts';
 import { CniAddError, type Multus, type ResolvedNetwork } from '../cni/multus.ts';
 import { reportSandboxFailure, sandboxRetryDelayMs } from '../cni/pod-sandbox.ts';
@@ -49,7 +47,8 @@ interface Domain {
   attached: AttachContext[];
   masq?: { name: string; mac: string };
   agent: AgentProcess;
-  dir: string;
+  /** The guest agent's last interface report (its stdout, as the virtio-serial channel). */
+  guestReport: GuestInterfaceStatus[];
   interfaces: VmiInterfaceStatus[];
   stopping?: boolean;
 }
@@ -154,7 +153,7 @@ export class VirtHandler extends Controller {
     }
     await this.faults.onPodPlumbed(pod);
     const attached: AttachContext[] = [];
-    const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP, agent: warm.agent, dir: join(this.stateDir, 'guests', ns, name), interfaces: [], attached, masq: masq && { name: masq.name, mac: nics[0].mac } };
+    const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP, agent: warm.agent, guestReport: [], interfaces: [], attached, masq: masq && { name: masq.name, mac: nics[0].mac } };
     this.domains.set(key, dom);
     for (const { iface, network, resolved: { nad, plugin, config } } of secondaries) {
       const ctx: AttachContext = { vmi, iface, network, nad, config, node, pod, guestNetns, guestIfName: ifName(iface), mac: iface.macAddress ?? libvirtMac(), index: ifaces.indexOf(iface) };
@@ -165,13 +164,15 @@ export class VirtHandler extends Controller {
     }
     // The sandbox (with every CNI ADD) is up: kubelet starts the containers.
     this.setPodRunning(podObj, pod, node);
-    const dir = dom.dir;
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    const cfg = this.guestConfig(vmi, dir, leases, nics);
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
+    const cfg = this.guestConfig(vmi, leases, nics);
     const agent = warm.agent;
-    warm.boot(join(dir, 'config.json'));
+    let booted!: () => void;
+    const ready = new Promise<void>((resolve) => { booted = resolve; });
+    warm.onReport((r) => {
+      if (r.t === 'status') dom.guestReport = r.interfaces;
+      else booted();
+    });
+    warm.boot(cfg);
     agent.on('exit', (code, sig) => {
       if (dom.stopping) return;
       const cur = this.api.tryGet(VMI, ns, name);
@@ -179,7 +180,7 @@ export class VirtHandler extends Controller {
         this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
       }
     });
-    await waitForFile(cfg.readyFile, BOOT_TIMEOUT_MS, () => (agent.exitCode !== null || agent.signalCode !== null ? `guest agent exited: ${warm.stderr().trim()}` : undefined));
+    await waitForBoot(ready, agent, BOOT_TIMEOUT_MS, () => warm.stderr().trim());
 
     dom.interfaces = this.interfaceStatus(vmi, dom);
     const fresh = this.api.tryGet(VMI, ns, name);
@@ -232,7 +233,7 @@ export class VirtHandler extends Controller {
    */
   private interfaceStatus(vmi: KObject, dom: Domain): VmiInterfaceStatus[] {
     const agentOn = guestAgentEnabled(vmi);
-    const report = agentOn ? readGuestStatus(dom.dir) : [];
+    const report = agentOn ? dom.guestReport : [];
     const out: VmiInterfaceStatus[] = [];
     if (dom.masq) {
       const ips = [dom.pod.ipv4, ...(dom.pod.ipv6 ? [dom.pod.ipv6] : [])];
@@ -264,28 +265,41 @@ export class VirtHandler extends Controller {
     }
   }
 
-  private guestConfig(vmi: KObject, dir: string, dhcpLeases: GuestConfig['dhcpLeases'], defaultInterfaces: GuestConfig['defaultInterfaces']): GuestConfig {
+  private guestConfig(vmi: KObject, dhcpLeases: GuestConfig['dhcpLeases'], defaultInterfaces: GuestConfig['defaultInterfaces']): GuestConfig {
     const ns = vmi.metadata.namespace as string;
     const spec = vmi.spec as VmiSpec;
     const cloudInit = spec.volumes?.map((v) => v.cloudInitNoCloud ?? v.cloudInitConfigDrive).find(Boolean);
     const userData = this.cloudInitText(ns, cloudInit, 'userData');
     const networkData = this.cloudInitText(ns, cloudInit, 'networkData');
     const parsed = parseUserData(userData);
+    // accessCredentials, as KubeVirt propagates them: noCloud/configDrive put the keys in the
+    // datasource's public-keys, which cloud-init gives the default user; qemuGuestAgent writes them
+    // into the authorized_keys of each listed user.
     const keys = [...parsed.authorizedKeys];
+    const users: GuestUser[] = parsed.users.map((u) => ({ ...u }));
     for (const cred of spec.accessCredentials ?? []) {
       const secretName = cred.sshPublicKey?.source?.secret?.secretName;
       if (!secretName) continue;
       const secret = this.api.tryGet(SECRET, ns, secretName);
+      const lines: string[] = [];
       for (const v of Object.values((secret?.data ?? {}) as Record<string, string>)) {
-        keys.push(...Buffer.from(v, 'base64').toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+        lines.push(...Buffer.from(v, 'base64').toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+      }
+      const agentUsers = cred.sshPublicKey?.propagationMethod?.qemuGuestAgent?.users;
+      if (!agentUsers) { keys.push(...lines); continue; }
+      for (const name of agentUsers) {
+        let u = users.find((x) => x.name === name);
+        if (!u) users.push(u = { name });
+        u.authorizedKeys = [...(u.authorizedKeys ?? []), ...lines];
       }
     }
     const hostname = spec.hostname ?? (vmi.metadata.name as string);
     return {
       name: vmi.metadata.name as string, namespace: ns, hostname, sshPort: 22, sshListen: '::',
-      authorizedKeys: keys, users: parsed.users, networkData, dhcpLeases, defaultInterfaces,
+      authorizedKeys: keys, defaultUser: parsed.defaultUser, users,
+      passwordAuth: parsed.sshPwauth ?? false, disableRoot: parsed.disableRoot,
+      networkData, dhcpLeases, defaultInterfaces,
       resolvConf: `search ${ns}.svc.${this.net.clusterDomain} svc.${this.net.clusterDomain} ${this.net.clusterDomain}\nnameserver ${this.net.dnsIP}\noptions ndots:5\n`,
-      hostKeyPath: join(dir, 'ssh_host_ed25519_key'), readyFile: join(dir, 'ready.json'), statusFile: join(dir, 'status.json'),
     };
   }
 
@@ -327,14 +341,12 @@ export class VirtHandler extends Controller {
     dom.stopping = true;
     if (dom.agent.exitCode === null && dom.agent.signalCode === null) {
       const exited = new Promise((r) => dom.agent.once('exit', r));
-      dom.agent.kill('SIGTERM');
-      const t = setTimeout(() => dom.agent.kill('SIGKILL'), 2000);
+      // The guest's `unshare` ignores SIGTERM; its death sends SIGTERM to the guest's init (root.ts).
+      dom.agent.kill('SIGKILL');
       await exited;
-      clearTimeout(t);
     }
     for (const a of dom.attached) await this.multus.detach(a).catch((e: Error) => console.error(`virt-handler: detach ${a.guestIfName}: ${e.message}`));
     await this.fabric.removePod(dom.pod.name);
-    rmSync(dom.dir, { recursive: true, force: true });
   }
 
   private setVmiStatus(vmi: KObject, patch: Partial<VmiStatus>): void {
@@ -353,20 +365,21 @@ export class VirtHandler extends Controller {
   }
 }
 
-async function waitForFile(path: string, timeoutMs: number, failed: () => string | undefined): Promise<void> {
-  const start = Date.now();
-  while (!existsSync(path)) {
-    const why = failed();
-    if (why) throw new Error(why);
-    if (Date.now() - start > timeoutMs) throw new Error(`guest did not boot within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export function readGuestStatus(dir: string): GuestInterfaceStatus[] {
+/** The agent's ready report, or why there will be none. */
+async function waitForBoot(ready: Promise<void>, agent: AgentProcess, timeoutMs: number, stderr: () => string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onExit: (() => void) | undefined;
   try {
-    return JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')) as GuestInterfaceStatus[];
-  } catch {
-    return [];
+    await Promise.race([
+      ready,
+      new Promise<never>((_, reject) => {
+        onExit = () => reject(new Error(`guest agent exited: ${stderr()}`));
+        if (agent.exitCode !== null || agent.signalCode !== null) onExit();
+        agent.once('exit', onExit);
+      }),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`guest did not boot within ${timeoutMs} ms`)), timeoutMs); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

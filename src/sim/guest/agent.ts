@@ -1,22 +1,16 @@
 // Guest agent building blocks (network apply, interface report), kept apart
 // from main.ts so the sim and tests can import them without booting an agent.
 import { execFile, spawn } from 'node:child_process';
-import { readlinkSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { GuestConfig, GuestInterfaceStatus, GuestReady } from './config.ts';
 import { parseNetplan, buildResolvConf } from './cloud-init.ts';
+import { inGuestRoot } from './etc.ts';
 
 const run = promisify(execFile);
 
 export interface IpAddrInfo { family: string; local: string; prefixlen: number; scope: string }
 export interface IpLink { ifname: string; address?: string; mtu: number; operstate: string; addr_info?: IpAddrInfo[] }
-
-export function writeAtomic(path: string, data: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path); // readers never see a half-written file
-}
 
 export async function ipAddrJson(): Promise<IpLink[]> {
   const { stdout } = await run('ip', ['-j', 'addr', 'show']);
@@ -44,26 +38,20 @@ function ownUtsNamespace(): boolean {
   }
 }
 
-/** Where the guest's resolv.conf is written (beside its status file). */
-export function resolvConfPathFor(cfg: GuestConfig): string {
-  return join(dirname(cfg.statusFile), 'resolv.conf');
-}
-
 /**
- * Applies cloud-init's network plan. `alongside` runs concurrently once resolv.conf is written
- * (the sim binds it over /etc/resolv.conf meanwhile): each spawn here costs tens of ms on a busy
- * machine, and they are independent.
+ * Applies cloud-init's network plan; `writeResolv` gets the guest's resolv.conf (the agent writes
+ * /etc/resolv.conf of its own root).
  */
-export async function applyNetwork(cfg: GuestConfig, alongside?: (resolvConfPath: string) => Promise<unknown>): Promise<{ resolvConfPath: string; errors: GuestReady['networkErrors']; links?: IpLink[] }> {
+export async function applyNetwork(cfg: GuestConfig, writeResolv?: (content: string) => void): Promise<{ resolvConf: string; errors: GuestReady['networkErrors']; links?: IpLink[] }> {
   const plan = parseNetplan(cfg.networkData, cfg.dhcpLeases, cfg.defaultInterfaces);
   const errors: GuestReady['networkErrors'] = [];
-  const resolvConfPath = resolvConfPathFor(cfg);
-  writeAtomic(resolvConfPath, buildResolvConf(cfg.resolvConf, plan.nameservers, plan.search));
-  const jobs: Promise<unknown>[] = [alongside?.(resolvConfPath) ?? Promise.resolve()];
+  const resolvConf = buildResolvConf(cfg.resolvConf, plan.nameservers, plan.search);
+  writeResolv?.(resolvConf);
+  const jobs: Promise<unknown>[] = [];
   let links: IpLink[] | undefined;
   if (!cfg.skipNetwork) {
-    // sethostname(2) without a spawn, and only in a UTS namespace of our own: never the host's.
-    if (cfg.hostname && ownUtsNamespace()) { try { writeFileSync('/proc/sys/kernel/hostname', cfg.hostname); } catch { /* not ours to set */ } }
+    // sethostname(2) without a spawn, and only in a UTS namespace of our own (a guest root always has one): never the host's.
+    if (cfg.hostname && (inGuestRoot() || ownUtsNamespace())) { try { writeFileSync('/proc/sys/kernel/hostname', cfg.hostname); } catch { /* not ours to set */ } }
     jobs.push((async () => {
       // The whole plan in one `ip -batch`, in order, ending with the address report the agent
       // needs next; -force keeps going and names the failed lines.
@@ -78,7 +66,7 @@ export async function applyNetwork(cfg: GuestConfig, alongside?: (resolvConfPath
     })());
   }
   await Promise.all(jobs);
-  return { resolvConfPath, errors, links };
+  return { resolvConf, errors, links };
 }
 
 /**

@@ -5,9 +5,26 @@ import { parse as parseYaml } from 'yaml';
 import type { DhcpLease, GuestInterface, GuestUser } from './config.ts';
 
 export interface ParsedUserData {
-  /** Keys for the default user; the sshd accepts them for any user name. */
+  /** Keys for the default user (top-level ssh_authorized_keys). */
   authorizedKeys: string[];
+  /** The default user's name: `user`, `system_info.default_user.name`, else the image's. */
+  defaultUser: string;
   users: GuestUser[];
+  /** `ssh_pwauth`: true/false, undefined when absent or "unchanged" (the image's sshd_config stands). */
+  sshPwauth?: boolean;
+  /** `disable_root` (cloud-init default true). */
+  disableRoot: boolean;
+}
+
+/** cloud-init's util.is_true / is_false for config booleans. */
+function cloudBool(v: unknown): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim().toLowerCase();
+  if (['true', '1', 'on', 'yes'].includes(t)) return true;
+  if (['false', '0', 'off', 'no'].includes(t)) return false;
+  return undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -24,7 +41,7 @@ const isHash = (p: string): boolean => /^\$(1|5|6|y|2[aby]?)\$/.test(p);
  * `defaultUser` is the image's default account (Fedora containerdisks: "fedora").
  */
 export function parseUserData(text: string | undefined, defaultUser = 'fedora'): ParsedUserData {
-  const out: ParsedUserData = { authorizedKeys: [], users: [] };
+  const out: ParsedUserData = { authorizedKeys: [], defaultUser, users: [], disableRoot: true };
   if (!text || !/^#cloud-config\b/.test(text.trimStart())) return out;
   let doc: unknown;
   try {
@@ -47,12 +64,16 @@ export function parseUserData(text: string | undefined, defaultUser = 'fedora'):
   const setPw = (u: GuestUser, pw: string, hashed?: boolean): void => {
     if (hashed ?? isHash(pw)) u.passwordHash = pw;
     else u.password = pw;
+    delete u.locked; // chpasswd replaces a locked hash
   };
 
   const sysInfo = isObj(doc.system_info) && isObj(doc.system_info.default_user) ? doc.system_info.default_user : undefined;
   const defName = typeof doc.user === 'string' ? doc.user
     : isObj(doc.user) && typeof doc.user.name === 'string' ? doc.user.name
     : sysInfo && typeof sysInfo.name === 'string' ? sysInfo.name : defaultUser;
+  out.defaultUser = defName;
+  out.sshPwauth = cloudBool(doc.ssh_pwauth);
+  out.disableRoot = cloudBool(doc.disable_root) ?? true;
 
   out.authorizedKeys.push(...strList(doc.ssh_authorized_keys));
   if (typeof doc.password === 'string') setPw(user(defName), doc.password, false);
@@ -68,6 +89,8 @@ export function parseUserData(text: string | undefined, defaultUser = 'fedora'):
     if (typeof entry.plain_text_passwd === 'string') setPw(u, entry.plain_text_passwd, false);
     else if (typeof entry.passwd === 'string') setPw(u, entry.passwd, true);
     else if (typeof entry.hashed_passwd === 'string') setPw(u, entry.hashed_passwd, true);
+    // distros.create_user: lock_passwd defaults to true, and locks the password just set.
+    if (cloudBool(entry.lock_passwd) ?? true) u.locked = true;
   }
 
   const chp = doc.chpasswd;

@@ -1,14 +1,14 @@
-// Guest agent entry: plays the VM's OS inside the guest netns. Boot order as on
-// a cloud image: cloud-init network → sshd → QEMU guest agent reports.
-// Usage: node --import tsx src/sim/guest/main.ts <config.json>
+// Guest agent entry: plays the VM's OS inside the guest netns, in a root of its own (root.ts). Boot
+// order as on a cloud image: cloud-init network → sshd → QEMU guest agent reports.
+// Usage: node guest-agent.cjs [--warm]; the config arrives as one JSON line on stdin, reports leave
+// as stdout lines (config.ts). With --warm the agent warms up first and says so (pool.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { generateKeyPair } from '../../guest/keys.ts';
-import { WARM_LINE, loadGuestConfig, type GuestConfig, type GuestReady } from './config.ts';
-import { applyNetwork, ipAddrJson, toStatus, writeAtomic, type IpLink } from './agent.ts';
+import { WARM_LINE, normalizeGuestConfig, reportLine, type GuestConfig, type GuestInterfaceStatus, type GuestReady } from './config.ts';
+import { applyNetwork, ipAddrJson, toStatus, type IpLink } from './agent.ts';
+import { hashPasswords, inGuestRoot, writeBaseEtc, writeBootEtc } from './etc.ts';
 import { accessFromConfig, startSshd, startSshdFromConfig, type Sshd } from './sshd.ts';
-
 
 function firstLine(input: NodeJS.ReadableStream): Promise<string> {
   return new Promise((resolve) => {
@@ -26,70 +26,51 @@ const WARM_SSH = { port: 22, listen: '::' } as const;
 interface Warm {
   hostKey: string;
   sshd: Sshd;
-  /** The file bound over /etc/resolv.conf, when the sim gave us a mount namespace. */
-  resolvConf?: string;
-}
-
-function bindMount(source: string, target: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    spawn('mount', ['--bind', source, target], { stdio: 'ignore' }).on('exit', (code) => resolve(code === 0)).on('error', () => resolve(false));
-  });
 }
 
 /**
- * What a warm agent does before it has a VM (see pool.ts): bind its own resolv.conf, bring up lo,
- * make its host key and open sshd with nobody allowed in. The boot then only applies the network
- * and hands sshd the access list.
+ * What a warm agent does before it has a VM (see pool.ts): write its base /etc, bring up lo, make
+ * its host key and open sshd with nobody allowed in. The boot then only applies the network and
+ * hands sshd the access list.
  */
 async function warmUp(): Promise<Warm> {
-  let resolvConf: string | undefined;
-  if (process.env.KVNET_GUEST_BIND_RESOLV === '1') {
-    resolvConf = `/run/kvnet-guest-${process.pid}.resolv.conf`;
-    writeFileSync(resolvConf, '');
-    if (!(await bindMount(resolvConf, '/etc/resolv.conf'))) resolvConf = undefined;
-  }
+  if (inGuestRoot()) writeBaseEtc();
   await new Promise<void>((resolve) => spawn('ip', ['link', 'set', 'dev', 'lo', 'up'], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
   const hostKey = generateKeyPair('kvnet-guest-host').privateKey;
   const sshd = await startSshd({ hostKey, ...WARM_SSH, authorizedKeys: [], users: [] });
-  return { hostKey, sshd, resolvConf };
+  return { hostKey, sshd };
 }
 
 /** The warm sshd serves this config when it fits (same port and listen address); else a new one starts. */
 async function sshdFor(cfg: GuestConfig, warm: Warm | undefined): Promise<Sshd> {
   if (!warm) return startSshdFromConfig(cfg);
-  if (cfg.sshPort === WARM_SSH.port && cfg.sshListen === WARM_SSH.listen && !existsSync(cfg.hostKeyPath)) {
-    mkdirSync(dirname(cfg.hostKeyPath), { recursive: true });
-    writeFileSync(cfg.hostKeyPath, warm.hostKey, { mode: 0o600 }); // persisted, as the host key of a real image is
+  if (cfg.sshPort === WARM_SSH.port && cfg.sshListen === WARM_SSH.listen) {
     warm.sshd.configure(accessFromConfig(cfg));
     return warm.sshd;
   }
   await warm.sshd.close();
-  return startSshdFromConfig(cfg);
+  return startSshdFromConfig(cfg, warm.hostKey);
 }
 
+const send = (line: string): void => { process.stdout.write(line); };
+
 async function main(): Promise<void> {
-  // A warm agent (see pool.ts) is started before its VM exists and reads its config path from stdin.
-  const fromStdin = process.argv[2] === '--config-from-stdin';
-  const warm = fromStdin ? await warmUp() : undefined;
-  if (warm) process.stdout.write(`${WARM_LINE}\n`);
-  const path = fromStdin ? await firstLine(process.stdin) : process.argv[2];
-  if (!path) {
-    process.stderr.write('usage: main.ts <guest-config.json> | --config-from-stdin\n');
+  const warm = process.argv.includes('--warm') ? await warmUp() : undefined;
+  if (warm) send(`${WARM_LINE}\n`);
+  const line = await firstLine(process.stdin);
+  if (!line) {
+    process.stderr.write('guest agent: no config on stdin (one JSON line)\n');
     process.exit(2);
   }
   // Milliseconds from the config's arrival to the end of each boot step, for diagnosing slow boots.
   const t0 = performance.now();
   const phasesMs: Record<string, number> = {};
   const phase = (name: string) => { phasesMs[name] = Math.round(performance.now() - t0); };
-  const cfg = loadGuestConfig(path);
-  for (const f of [cfg.statusFile, cfg.readyFile]) mkdirSync(dirname(f), { recursive: true });
+  const cfg = normalizeGuestConfig(JSON.parse(line));
 
-  // The sim starts us in a mount namespace of our own, so the guest's resolver is its own file:
-  // bound at warm-up, filled in place now (a rename would replace the bound inode).
-  const fillResolv = warm?.resolvConf
-    ? async (path: string) => { writeFileSync(warm.resolvConf as string, readFileSync(path)); }
-    : process.env.KVNET_GUEST_BIND_RESOLV === '1' ? (path: string) => bindMount(path, '/etc/resolv.conf') : undefined;
-  const net = await applyNetwork(cfg, fillResolv);
+  const own = inGuestRoot();
+  if (own) writeBootEtc(cfg.hostname, cfg.users, cfg.defaultUser);
+  const net = await applyNetwork(cfg, own ? (content) => writeFileSync('/etc/resolv.conf', content) : undefined);
   phase('network');
   for (const e of net.errors) process.stderr.write(`guest ${cfg.namespace}/${cfg.name}: ${e.command.join(' ')}: ${e.error}\n`);
   const sshd = await sshdFor(cfg, warm);
@@ -98,10 +79,11 @@ async function main(): Promise<void> {
   let last = '';
   let refreshing = false;
   const report = (links: IpLink[]): void => {
-    const s = JSON.stringify(toStatus(links));
+    const interfaces: GuestInterfaceStatus[] = toStatus(links);
+    const s = JSON.stringify(interfaces);
     if (s !== last) {
       last = s;
-      writeAtomic(cfg.statusFile, s + '\n');
+      send(reportLine({ t: 'status', interfaces }));
     }
   };
   const refresh = async (): Promise<IpLink[] | undefined> => {
@@ -124,12 +106,13 @@ async function main(): Promise<void> {
     pid: process.pid,
     startupMs: Math.round(performance.now()), // performance.now() counts from process start,
     sshPort: sshd.port,
-    resolvConfPath: net.resolvConfPath,
+    resolvConf: net.resolvConf,
     networkErrors: net.errors,
     interfaces: links,
     phasesMs,
   };
-  writeAtomic(cfg.readyFile, JSON.stringify(ready) + '\n');
+  send(reportLine({ t: 'ready', ready }));
+  if (own) void hashPasswords(cfg.users, cfg.defaultUser).catch(() => undefined);
 
   // `ip monitor` below reports changes as they happen; the timer is only a safety net, and slow:
   // a once-a-second `ip` spawn in every guest was most of an idle sim's CPU with twenty VMs up.
@@ -148,7 +131,6 @@ async function main(): Promise<void> {
     clearTimeout(debounce);
     monitor?.kill();
     void sshd.close();
-    if (warm?.resolvConf) rmSync(warm.resolvConf, { force: true });
     // Open SSH sessions would keep close() pending; the VM is powering off anyway.
     setTimeout(() => process.exit(0), 100).unref();
   };
@@ -158,6 +140,8 @@ async function main(): Promise<void> {
 
 // A guest OS does not power off because one session misbehaved: log and keep serving.
 process.on('uncaughtException', (e) => process.stderr.write(`guest agent: uncaught: ${e.stack ?? String(e)}\n`));
+// The reader of our reports went away: nothing left to report to.
+process.stdout.on('error', () => undefined);
 
 main().catch((e: unknown) => {
   process.stderr.write(`guest agent: ${(e as Error).stack ?? String(e)}\n`);

@@ -3,7 +3,8 @@
 // the way a real node keeps its virt-launcher image cached.
 import { inNetns, sh } from '../fabric/exec.ts';
 import { Netns } from '../fabric/netns.ts';
-import { WARM_LINE } from './config.ts';
+import { WARM_LINE, lineSplitter, parseReportLine, type AgentReport, type GuestConfig } from './config.ts';
+import { GUEST_PATH, guestRootCommand } from './root.ts';
 
 /** A running guest agent, as the pool's spawn function hands it back (see sim/spawner.ts). */
 export interface AgentProcess {
@@ -33,8 +34,10 @@ export interface WarmGuest<L = unknown> {
   agent: AgentProcess;
   /** The agent's recent stderr, for error messages. */
   stderr(): string;
-  /** Hands the agent its config: it boots from here. */
-  boot(configPath: string): void;
+  /** Hands the agent its config (one JSON line on its stdin): it boots from here. */
+  boot(config: GuestConfig): void;
+  /** The agent's reports (ready, status), as its stdout lines arrive. */
+  onReport(fn: (r: AgentReport) => void): void;
 }
 
 const MAX_WARMING = 2;
@@ -86,17 +89,19 @@ export class GuestPool<L = unknown> {
   private async warm(): Promise<WarmGuest<L>> {
     const netns = `vm-${process.pid}-${++this.seq}`;
     await sh(Netns.addScript([netns]));
-    // Its own mount and UTS namespaces: the guest's /sys shows its own links, and it sets its own hostname.
-    const agent = this.spawn(inNetns(netns, [
-      'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', 'mount -t sysfs sysfs /sys && exec "$@"', 'guest',
-      process.execPath, this.agentScript, '--config-from-stdin',
-    ]), { ...process.env, KVNET_GUEST_BIND_RESOLV: '1' });
+    // Its own root, mount, UTS and PID namespaces (root.ts): its own /sys, /proc, /etc and hostname,
+    // and nothing of the host's filesystem.
+    const agent = this.spawn(inNetns(netns, guestRootCommand(this.agentScript, ['--warm'])), { PATH: GUEST_PATH });
     let tail = '';
     agent.stderr.on('data', (d: string) => { tail = (tail + d).slice(-4000); });
+    const listeners: ((r: AgentReport) => void)[] = [];
     // Warm means warmed up: the agent says so on stdout once its sshd is listening.
     const warmedUp = new Promise<void>((resolve, reject) => {
-      let out = '';
-      agent.stdout.on('data', (d: string) => { out += d; if (out.includes(`${WARM_LINE}\n`)) resolve(); });
+      agent.stdout.on('data', lineSplitter((line) => {
+        if (line === WARM_LINE) return resolve();
+        const r = parseReportLine(line);
+        if (r) for (const fn of listeners) fn(r);
+      }));
       agent.once('exit', (code) => reject(new Error(`warm guest agent exited (${code}): ${tail.trim().split('\n').at(-1) ?? ''}`)));
       setTimeout(() => reject(new Error(`guest agent not warm after ${WARM_TIMEOUT_MS} ms`)), WARM_TIMEOUT_MS).unref();
     });
@@ -113,7 +118,7 @@ export class GuestPool<L = unknown> {
       await new Netns(netns).delete().catch(() => undefined);
       throw e;
     }
-    return { netns, prepared, agent, stderr: () => tail, boot: (path) => agent.end(`${path}\n`) };
+    return { netns, prepared, agent, stderr: () => tail, boot: (cfg) => agent.end(`${JSON.stringify(cfg)}\n`), onReport: (fn) => { listeners.push(fn); } };
   }
 
   async close(): Promise<void> {

@@ -3,29 +3,34 @@
 // tools. The agent runs inside the guest netns, so every child does too.
 import { generateKeyPair } from '../../guest/keys.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
-import type { Connection, ParsedKey, ServerChannel } from 'ssh2';
+import type { AuthenticationType, Connection, ParsedKey, ServerChannel } from 'ssh2';
 import type { GuestConfig, GuestUser } from './config.ts';
+import { GUEST_PATH } from './root.ts';
 
 const { Server, utils } = ssh2;
 
 /** Who may log in, and the session environment: set at boot from cloud-init, changeable later. */
 export interface SshdAccess {
+  /** The default user's keys (see GuestConfig.authorizedKeys). */
   authorizedKeys: string[];
+  defaultUser?: string;
   users: GuestUser[];
+  /** PasswordAuthentication (default no). */
+  passwordAuth?: boolean;
+  /** cloud-init disable_root (default true). */
+  disableRoot?: boolean;
   hostname?: string;
   /** Extra env for sessions (e.g. HOSTNAME). */
   env?: Record<string, string>;
 }
 
 export interface SshdOptions extends SshdAccess {
-  /** An ed25519 private key (PEM/OpenSSH) to serve, or a path to load it from or create it at. */
+  /** An ed25519 private key (OpenSSH format) to serve; made when absent. */
   hostKey?: string;
-  hostKeyPath?: string;
   port: number;
   listen: string;
 }
@@ -37,14 +42,17 @@ export interface Sshd {
   close(): Promise<void>;
 }
 
-/** Load the persisted ed25519 host key or create it, so the host key survives agent restarts. */
-export function loadOrCreateHostKey(path: string): string {
-  if (existsSync(path)) return readFileSync(path, 'utf8');
-  const { privateKey } = generateKeyPair('kvnet-guest-host');
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, privateKey, { mode: 0o600 });
-  return privateKey;
-}
+/**
+ * Capabilities a guest shell does not get (dropped from the bounding set): with them a uid 0 in the
+ * sim's user namespace could mount, read any file, trace the agent or load modules. NET_ADMIN and
+ * NET_RAW stay: guests run ip, nft and ping.
+ */
+export const DROPPED_CAPS = ['sys_admin', 'dac_read_search', 'sys_ptrace', 'sys_module', 'sys_rawio'];
+const SESSION_WRAPPER = ['setpriv', '--bounding-set', DROPPED_CAPS.map((c) => `-${c}`).join(','), '--'];
+
+/** What cloud-init's disable_root puts before the default user's keys in root's authorized_keys (cloudinit/ssh_util.py DISABLE_USER_OPTS). */
+const disableRootCommand = (defaultUser: string): string =>
+  `echo 'Please login as the user "${defaultUser}" rather than the user "root".';echo;sleep 10;exit 142`;
 
 function parsePublicKeys(lines: string[]): ParsedKey[] {
   const out: ParsedKey[] = [];
@@ -83,7 +91,8 @@ function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
 }
 
 /** Run a command on a channel: streams both ways, then reports exit status or signal. */
-function runOnChannel(channel: ServerChannel, argv: string[], env: NodeJS.ProcessEnv, mergeStderr: boolean): ChildProcess {
+function runOnChannel(channel: ServerChannel, command: string[], env: NodeJS.ProcessEnv, mergeStderr: boolean): ChildProcess {
+  const argv = [...SESSION_WRAPPER, ...command];
   const child = spawn(argv[0], argv.slice(1), { env, cwd: env.HOME && existsSync(env.HOME) ? env.HOME : '/', detached: true, stdio: 'pipe' });
   let done = false;
   child.stdout.pipe(channel, { end: false });
@@ -111,43 +120,52 @@ function runOnChannel(channel: ServerChannel, argv: string[], env: NodeJS.Proces
 }
 
 export async function startSshd(opts: SshdOptions): Promise<Sshd> {
-  const hostKey = opts.hostKey ?? loadOrCreateHostKey(opts.hostKeyPath ?? '');
+  const hostKey = opts.hostKey ?? generateKeyPair('kvnet-guest-host').privateKey;
   let access = compileAccess(opts);
 
   const server = new Server({ hostKeys: [hostKey], ident: 'OpenSSH_9.6 kvnet-guest' }, (client: Connection) => {
     let username = 'root';
     (client as Connection & { setNoDelay(on: boolean): void }).setNoDelay(true); // interactive request/response: Nagle + delayed ACK would add ~40 ms per exec
     client.on('error', () => { /* client vanished; nothing to report */ });
+    // Set when root logs in with a key cloud-init gave the default user (disable_root).
+    let forcedCommand: string | undefined;
     client.on('authentication', (ctx) => {
       username = ctx.username;
       // The access list of this moment: a login racing the boot sees cloud-init's keys once they are in.
-      const { globalKeys, userKeys, users } = access;
+      const { userKeys, rootRestricted, users, passwordAuth, defaultUser } = access;
+      const methods: AuthenticationType[] = passwordAuth ? ['publickey', 'password'] : ['publickey'];
       if (ctx.method === 'publickey') {
-        const candidates = [...globalKeys, ...(userKeys.get(ctx.username) ?? [])];
-        const key = candidates.find((k) => k.type === ctx.key.algo && eqBuf(k.getPublicSSH(), ctx.key.data))
+        // As sshd: only the keys in this user's authorized_keys.
+        const find = (candidates: ParsedKey[]) => candidates.find((k) => k.type === ctx.key.algo && eqBuf(k.getPublicSSH(), ctx.key.data))
           ?? candidates.find((k) => eqBuf(k.getPublicSSH(), ctx.key.data)); // rsa-sha2-* algo names differ from key type
-        if (!key) return ctx.reject(['publickey', 'password']);
+        let key = find(userKeys.get(ctx.username) ?? []);
+        let forced: string | undefined;
+        if (!key && ctx.username === 'root') {
+          key = find(rootRestricted);
+          if (key) forced = disableRootCommand(defaultUser);
+        }
+        if (!key) return ctx.reject(methods);
         if (!ctx.signature) return ctx.accept(); // "would this key be accepted?" probe
-        if (ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
-        return ctx.reject(['publickey', 'password']);
+        if (ctx.blob && key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) { forcedCommand = forced; return ctx.accept(); }
+        return ctx.reject(methods);
       }
-      if (ctx.method === 'password') {
+      if (ctx.method === 'password' && passwordAuth) {
         const u = users.get(ctx.username);
+        if (u?.locked) return ctx.reject(methods);
         if (u?.password !== undefined && ctx.password === u.password) return ctx.accept();
         if (u?.passwordHash) {
-          void verifyHash(ctx.password, u.passwordHash).then((ok) => (ok ? ctx.accept() : ctx.reject(['publickey', 'password'])));
+          void verifyHash(ctx.password, u.passwordHash).then((ok) => (ok ? ctx.accept() : ctx.reject(methods)));
           return;
         }
-        return ctx.reject(['publickey', 'password']);
       }
-      ctx.reject(['publickey', 'password']);
+      ctx.reject(methods);
     });
 
     client.on('ready', () => {
       const { hostname, env: extraEnv } = access;
       const home = username === 'root' ? '/root' : `/home/${username}`;
       const env: NodeJS.ProcessEnv = {
-        PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        PATH: GUEST_PATH,
         USER: username, LOGNAME: username, HOME: home, SHELL: '/bin/sh', LANG: 'C.UTF-8',
         ...(hostname ? { HOSTNAME: hostname } : {}),
         ...extraEnv,
@@ -167,14 +185,15 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
           if (child && SIGNALS.has(info.name)) killGroup(child, `SIG${info.name}` as NodeJS.Signals);
         });
         session.on('exec', (accept, _reject, info) => {
-          child = runOnChannel(accept(), ['sh', '-c', info.command], env, pty);
+          child = runOnChannel(accept(), ['sh', '-c', forcedCommand ?? info.command], env, pty);
         });
         session.on('shell', (accept) => {
-          child = runOnChannel(accept(), ['sh', '-i'], { ...env, PS1: `[${username}@${hostname ?? 'guest'}]$ ` }, true);
+          child = runOnChannel(accept(), forcedCommand ? ['sh', '-c', forcedCommand] : ['sh', '-i'], { ...env, PS1: `[${username}@${hostname ?? 'guest'}]$ ` }, true);
         });
       });
       // OpenSSH -L / -W: connect from inside the guest.
       client.on('tcpip', (accept, reject, info) => {
+        if (forcedCommand) return reject(); // no-port-forwarding
         const sock = netConnect({ host: info.destIP, port: info.destPort });
         sock.once('connect', () => {
           const ch = accept();
@@ -212,21 +231,34 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
   };
 }
 
-/** Keys parsed once per configuration, not per login. */
+/** Keys parsed once per configuration, not per login: each user's authorized_keys, as cloud-init writes them. */
 function compileAccess(a: SshdAccess) {
+  const defaultUser = a.defaultUser ?? 'fedora';
+  const keys = new Map<string, string[]>();
+  const add = (user: string, lines: string[]) => keys.set(user, [...(keys.get(user) ?? []), ...lines]);
+  add(defaultUser, a.authorizedKeys);
+  for (const u of a.users) add(u.name, u.authorizedKeys ?? []);
+  const disableRoot = a.disableRoot ?? true;
+  // disable_root: the default user's keys reach root only behind the forced command; otherwise root gets them plainly.
+  if (!disableRoot && defaultUser !== 'root') add('root', a.authorizedKeys);
   return {
-    globalKeys: parsePublicKeys(a.authorizedKeys),
-    userKeys: new Map(a.users.map((u) => [u.name, parsePublicKeys(u.authorizedKeys ?? [])])),
+    userKeys: new Map([...keys].map(([u, lines]) => [u, parsePublicKeys(lines)])),
+    rootRestricted: disableRoot && defaultUser !== 'root' ? parsePublicKeys(a.authorizedKeys) : [],
     users: new Map(a.users.map((u) => [u.name, u])),
+    passwordAuth: a.passwordAuth ?? false,
+    defaultUser,
     hostname: a.hostname,
     env: a.env,
   };
 }
 
 export function accessFromConfig(cfg: GuestConfig): SshdAccess {
-  return { authorizedKeys: cfg.authorizedKeys, users: cfg.users, hostname: cfg.hostname };
+  return {
+    authorizedKeys: cfg.authorizedKeys, defaultUser: cfg.defaultUser, users: cfg.users,
+    passwordAuth: cfg.passwordAuth, disableRoot: cfg.disableRoot, hostname: cfg.hostname,
+  };
 }
 
-export function startSshdFromConfig(cfg: GuestConfig): Promise<Sshd> {
-  return startSshd({ hostKeyPath: cfg.hostKeyPath, port: cfg.sshPort, listen: cfg.sshListen, ...accessFromConfig(cfg) });
+export function startSshdFromConfig(cfg: GuestConfig, hostKey?: string): Promise<Sshd> {
+  return startSshd({ hostKey, port: cfg.sshPort, listen: cfg.sshListen, ...accessFromConfig(cfg) });
 }
