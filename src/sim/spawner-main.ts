@@ -2,33 +2,10 @@
 // process blocks its event loop ~30 ms per child; forking this one costs a few ms, off that loop.
 // Protocol (child_process IPC): see spawner.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
 import type { SpawnerReply, SpawnerRequest } from './spawner.ts';
 
 const children = new Map<number, ChildProcess>();
-/** The network namespace of each child the sim has asked to stop, when it is not ours. */
-const stoppedIn = new Map<number, string>();
 const send = (m: SpawnerReply) => process.send?.(m);
-
-function netnsOf(pid: number | string): string {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/net`);
-  } catch {
-    return '';
-  }
-}
-const ownNetns = netnsOf('self');
-
-/**
- * A guest is its netns: when its agent is stopped, so is everything still running in it (tools its
- * shell daemonized, like a responder started with `nohup … &`), as a stopped VM's processes are.
- */
-function killNetns(ns: string): void {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || netnsOf(d) !== ns) continue;
-    try { process.kill(Number(d), 'SIGKILL'); } catch { /* already gone */ }
-  }
-}
 
 process.on('message', (m: SpawnerRequest) => {
   if (m.t === 'spawn') {
@@ -40,9 +17,6 @@ process.on('message', (m: SpawnerRequest) => {
     child.on('error', (e) => send({ t: 'exit', id: m.id, code: 127, signal: null, error: e.message }));
     child.on('exit', (code, signal) => {
       children.delete(m.id);
-      const ns = stoppedIn.get(m.id);
-      stoppedIn.delete(m.id);
-      if (ns) killNetns(ns);
       send({ t: 'exit', id: m.id, code, signal });
     });
     send({ t: 'spawned', id: m.id, pid: child.pid ?? 0 });
@@ -50,12 +24,7 @@ process.on('message', (m: SpawnerRequest) => {
     const c = children.get(m.id);
     if (!c) return;
     if (m.t === 'end') c.stdin?.end(m.data);
-    else if (m.t === 'kill') {
-      // Read now, while the child lives: after its exit its /proc entry is gone.
-      const ns = c.pid ? netnsOf(c.pid) : '';
-      if (ns && ns !== ownNetns) stoppedIn.set(m.id, ns);
-      c.kill(m.signal);
-    }
+    else if (m.t === 'kill') c.kill(m.signal);
   }
 });
 // The sim went away or closed us: so do the children.
