@@ -6,6 +6,7 @@ import https from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { expect } from '@playwright/test';
 import type { SimSettings } from '../../src/sim/cluster.ts';
 import { writeKubeconfig } from '../../src/sim/kubeconfig.ts';
 import { startSim, type SimHandle } from '../../src/sim/up.ts';
@@ -76,6 +77,17 @@ export function kubectl(sim: TestSim, args: string[], opts: { input?: string; ti
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** kubectl against the spec's sim (made in beforeAll, hence the getter): `k` runs it, `ok` also expects exit 0 and returns stdout. */
+export function kubectlOn(sim: () => TestSim): { k: (...args: string[]) => Promise<RunResult>; ok: (...args: string[]) => Promise<string> } {
+  const k = (...args: string[]) => kubectl(sim(), args);
+  const ok = async (...args: string[]) => {
+    const r = await k(...args);
+    expect(r.code, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  return { k, ok };
 }
 
 /** Writes a scratch file (a temp manifest) next to the sim's kubeconfig and returns its path. */

@@ -2,7 +2,7 @@
 // namespaces have no deletecollection, a patch cannot rename, size limits, ObjectMeta validation,
 // and malformed parameters are the client's error.
 import { test, expect } from '@playwright/test';
-import { NO_KUBECTL, type TestSim, hasKubectl, kubectl, namespace, scratchFile, startTestSim } from './helpers.ts';
+import { NO_KUBECTL, type TestSim, hasKubectl, kubectlOn, namespace, scratchFile, startTestSim } from './helpers.ts';
 
 test.skip(!hasKubectl, NO_KUBECTL);
 
@@ -14,12 +14,7 @@ test.beforeAll(async () => {
 });
 test.afterAll(async () => { await sim?.stop(); });
 
-const k = (...args: string[]) => kubectl(sim, args);
-const ok = async (...args: string[]) => {
-  const r = await kubectl(sim, args);
-  expect(r.code, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-};
+const { k, ok } = kubectlOn(() => sim);
 const exists = async (...ref: string[]) => (await k('get', ...ref, '-o', 'name')).code === 0;
 
 test('kubectl delete --dry-run=server deletes nothing (dryRun in the DeleteOptions body)', async () => {

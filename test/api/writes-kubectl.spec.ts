@@ -3,7 +3,7 @@
 import { test, expect } from '@playwright/test';
 import YAML from 'yaml';
 import type { KObject } from '../../src/sim/api/types.ts';
-import { NO_KUBECTL, type TestSim, eventually, hasKubectl, kubectl, namespace, scratchFile, startTestSim, vm } from './helpers.ts';
+import { NO_KUBECTL, type TestSim, eventually, hasKubectl, kubectlOn, namespace, scratchFile, startTestSim, vm } from './helpers.ts';
 
 test.skip(!hasKubectl, NO_KUBECTL);
 
@@ -15,12 +15,7 @@ test.beforeAll(async () => {
 });
 test.afterAll(async () => { await sim?.stop(); });
 
-const k = (...args: string[]) => kubectl(sim, args);
-const ok = async (...args: string[]) => {
-  const r = await kubectl(sim, args);
-  expect(r.code, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-};
+const { k, ok } = kubectlOn(() => sim);
 const json = async (...args: string[]) => JSON.parse(await ok(...args, '-o', 'json')) as KObject;
 const manifest = (name: string, o: object) => scratchFile(sim, `${name}.yaml`, YAML.stringify(o));
 const svc = (name: string) => ({

@@ -85,7 +85,8 @@ test('the guest\'s tools still work: ip, nft, ping, socat, iperf3, its own hostn
   expect(await vm.guest.execOk('cut -d: -f1 /etc/shadow')).toBe('root\nfedora\nnobody\n');
 });
 
-async function passwordLogin(name: string, user: string, password: string): Promise<string> {
+/** Logs in over the VMI port-forward with a password or a private key, and says who it is. */
+async function loginAs(name: string, username: string, auth: { password: string } | { privateKey: string }): Promise<string> {
   const sock = await openPortForward(sim.kube.kc, sim.namespace, name, 22);
   return new Promise((resolve, reject) => {
     const c = new ssh2.Client();
@@ -96,9 +97,10 @@ async function passwordLogin(name: string, user: string, password: string): Prom
         ch.on('data', (d: Buffer) => { out += d; }).on('close', () => { c.end(); resolve(out); });
       });
     });
-    c.connect({ sock, username: user, password, readyTimeout: 20_000 });
+    c.connect({ sock, username, ...auth, readyTimeout: 20_000 });
   });
 }
+const passwordLogin = (name: string, user: string, password: string) => loginAs(name, user, { password });
 
 async function passwordVm(name: string, userData: string): Promise<void> {
   await sim.kube.create({
@@ -120,19 +122,7 @@ test('password SSH is refused unless cloud-init says ssh_pwauth: true (seed-styl
   await expect(passwordLogin('pw-on', 'root', 'fedora')).rejects.toThrow(/authentication methods failed/);
 });
 
-function keyLogin(name: string, username: string): Promise<string> {
-  return openPortForward(sim.kube.kc, sim.namespace, name, 22).then((sock) => new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    c.once('error', reject).once('ready', () => {
-      c.exec('echo $USER', (e, ch) => {
-        if (e) return reject(e);
-        let out = '';
-        ch.on('data', (d: Buffer) => { out += d; }).on('close', () => { c.end(); resolve(out); });
-      });
-    });
-    c.connect({ sock, username, privateKey: sim.keys.privateKey, readyTimeout: 20_000 });
-  }));
-}
+const keyLogin = (name: string, username: string) => loginAs(name, username, { privateKey: sim.keys.privateKey });
 
 test('a key given to fedora (accessCredentials, noCloud) is no key for another user', async () => {
   await expect(keyLogin('sealed', 'alice')).rejects.toThrow(/authentication methods failed/);

@@ -2,21 +2,18 @@
 // its last-applied manifest asks. Files apply in name order, so the §8.12 VMs come before the
 // bridge NAD they use (8.5.2) and the NNCP that makes its bridge (99-support): they wait, as on a
 // real cluster, and run once those exist.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import type { KObject } from '../../src/kube/client.ts';
 import { loadObjects, SEED_DIR, yamlFiles } from '../admission/helpers.ts';
-import { DataPlaneSim } from '../sim/helpers.ts';
+import { DataPlaneSim, hasKubectl, KUBECTL } from '../sim/helpers.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 300_000 });
 
-const KUBECTL = '/usr/bin/kubectl';
 let sim: DataPlaneSim;
 
 test.beforeAll(async () => {
-  test.skip(!existsSync(KUBECTL), `kubectl not installed at ${KUBECTL}: the README flow needs it`);
+  test.skip(!hasKubectl, `kubectl not installed at ${KUBECTL}: the README flow needs it`);
   sim = await DataPlaneSim.start('seed-apply');
 });
 
@@ -24,18 +21,7 @@ test.afterAll(async () => {
   await sim?.stop();
 });
 
-function kubectl(args: string[]): Promise<{ code: number | null; out: string }> {
-  const dir = resolve('test-results', 'seed-apply');
-  mkdirSync(dir, { recursive: true });
-  return new Promise((res, rej) => {
-    const c = spawn(KUBECTL, ['--kubeconfig', sim.sim.kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d));
-    c.stderr.on('data', (d: Buffer) => (out += d));
-    c.on('error', rej);
-    c.on('close', (code) => res({ code, out }));
-  });
-}
+const kubectl = (args: string[]) => sim.kubectl(args);
 
 /** Each seed VM as the last file that defines it leaves it (files apply in name order). */
 function finalVms(): Map<string, { file: string; vm: KObject }> {

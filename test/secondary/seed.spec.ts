@@ -3,8 +3,7 @@
 // user adds to log in and address the guests: an SSH key (accessCredentials), static
 // addresses in networkData, and for §8.8's VM (which has only the secondary NIC) a pod NIC
 // first, because guests are reached over the pod network's port-forward.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import YAML from 'yaml';
@@ -12,16 +11,15 @@ import { Guest } from '../../src/guest/guest.ts';
 import type { KObject } from '../../src/kube/client.ts';
 import { templateSpec } from '../../src/kube/vm.ts';
 import { loadObjects, SEED_DIR } from '../admission/helpers.ts';
-import { DataPlaneSim } from '../sim/helpers.ts';
+import { DataPlaneSim, hasKubectl, KUBECTL } from '../sim/helpers.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
-const KUBECTL = '/usr/bin/kubectl';
 let sim: DataPlaneSim;
 let dir: string;
 
 test.beforeAll(async () => {
-  test.skip(!existsSync(KUBECTL), `kubectl not installed at ${KUBECTL}`);
+  test.skip(!hasKubectl, `kubectl not installed at ${KUBECTL}`);
   sim = await DataPlaneSim.start('secondary-seed');
   dir = resolve('test-results', 'secondary-seed');
   mkdirSync(dir, { recursive: true });
@@ -31,16 +29,7 @@ test.afterAll(async () => {
   await sim?.stop();
 });
 
-function kubectl(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((res, rej) => {
-    const c = spawn(KUBECTL, ['--kubeconfig', sim.sim.kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d));
-    c.stderr.on('data', (d: Buffer) => (out += d));
-    c.on('error', rej);
-    c.on('close', (code) => res({ code, out }));
-  });
-}
+const kubectl = (args: string[]) => sim.kubectl(args);
 
 async function apply(file: string): Promise<void> {
   const r = await kubectl(['apply', '-f', file]);

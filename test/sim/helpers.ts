@@ -1,11 +1,17 @@
 // Shared set-up for data-plane self-tests: a sim with packets, VMs and guests over SSH.
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Guest } from '../../src/guest/guest.ts';
 import { generateKeyPair, type SshKeyPair } from '../../src/guest/keys.ts';
 import { Kube, type KObject } from '../../src/kube/client.ts';
 import { masqueradeVm, sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
 import type { SimSettings } from '../../src/sim/cluster.ts';
 import { startSim, type SimHandle } from '../../src/sim/up.ts';
+
+/** Where the kubectl-driven self-tests expect the real client. */
+export const KUBECTL = '/usr/bin/kubectl';
+export const hasKubectl = existsSync(KUBECTL);
 
 export interface VmiInterface { name?: string; interfaceName?: string; mac?: string; ipAddress?: string; ipAddresses?: string[] }
 
@@ -40,6 +46,19 @@ export class DataPlaneSim {
     const guest = await Guest.connect({ kc: this.kube.kc, namespace: this.namespace, vmi: o.name, user: 'fedora', privateKey: this.keys.privateKey, timeoutMs: 30_000 });
     this.guests.push(guest);
     return { name: o.name, guest, node: status.nodeName, podIPv4: ips.find((i) => !i.includes(':')) as string, podIPv6: ips.find((i) => i.includes(':')) };
+  }
+
+  /** The real kubectl against this sim; stdout and stderr together, as a user reads them. */
+  kubectl(args: string[]): Promise<{ code: number | null; out: string }> {
+    const cache = join(dirname(this.sim.kubeconfig), 'kubectl-cache');
+    return new Promise((res, rej) => {
+      const c = spawn(KUBECTL, ['--kubeconfig', this.sim.kubeconfig, '--cache-dir', cache, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d));
+      c.stderr.on('data', (d: Buffer) => (out += d));
+      c.on('error', rej);
+      c.on('close', (code) => res({ code, out }));
+    });
   }
 
   async stop(): Promise<void> {
