@@ -34,6 +34,8 @@ test.afterAll(async () => { await sim?.stop(); });
 const sh = async (cmd: string) => vm.guest.exec(cmd);
 
 test('the kubeconfig, the state dir and the repo are not visible from a guest', async () => {
+  // The control: the same command on the guest's own file works, so a failure below is the path's.
+  expect((await sh('cat /etc/hostname || ls /etc/hostname')).code).toBe(0);
   for (const path of [sim.sim.kubeconfig, sim.sim.stateDir, join(ROOT, 'package.json')]) {
     const r = await sh(`cat ${path} || ls ${path}`);
     expect(r.code, `${path}: ${r.stdout}`).not.toBe(0);
@@ -125,6 +127,7 @@ test('password SSH is refused unless cloud-init says ssh_pwauth: true (seed-styl
 const keyLogin = (name: string, username: string) => loginAs(name, username, { privateKey: sim.keys.privateKey });
 
 test('a key given to fedora (accessCredentials, noCloud) is no key for another user', async () => {
+  expect(await keyLogin('sealed', 'fedora')).toBe('fedora\n'); // the control: the same key, its own user
   await expect(keyLogin('sealed', 'alice')).rejects.toThrow(/authentication methods failed/);
 });
 
