@@ -6,7 +6,7 @@ import { Guest } from '../../src/guest/guest.ts';
 import { generateKeyPair, type SshKeyPair } from '../../src/guest/keys.ts';
 import { Kube, type KObject } from '../../src/kube/client.ts';
 import { sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
-import { Lab, Scope } from '../../src/fixtures/lab.ts';
+import { Lab, Scope, type LabVm } from '../../src/fixtures/lab.ts';
 import { defaultProfile } from '../../src/fixtures/profile.ts';
 import type { SimSettings } from '../../src/sim/cluster.ts';
 import { startSim, type SimHandle } from '../../src/sim/up.ts';
@@ -44,9 +44,24 @@ export class DataPlaneSim {
 
   /** Creates the VM, waits for its VMI to run, and logs in (the lab's Scope.vm). */
   async vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
-    const v = await this.scope.vm(o);
+    return this.testVm(await this.scope.vm(o));
+  }
+
+  /** As vm(), for a manifest built elsewhere (any namespace that has the `ssh-key` Secret, see secret()). */
+  async vmFrom(vm: KObject): Promise<TestVm> {
+    const ns = vm.metadata?.namespace as string;
+    const scope = ns === this.namespace ? this.scope : new Scope(this.scope.lab, ns, 'ssh-key');
+    return this.testVm(await scope.fromManifest(vm));
+  }
+
+  private testVm(v: LabVm): TestVm {
     this.guests.push(v.guest);
     return { name: v.name, guest: v.guest, node: v.node, podIPv4: v.podIPv4 as string, podIPv6: v.podIPv6 };
+  }
+
+  /** The SSH key Secret in another namespace. */
+  async secret(namespace: string): Promise<void> {
+    await this.kube.create(sshKeySecret('ssh-key', namespace, this.keys.publicKey));
   }
 
   /** The real kubectl against this sim; stdout and stderr together, as a user reads them. */
