@@ -130,11 +130,11 @@ async function sriovNetwork(lab: Lab, scope: Scope, tag: string, resource: strin
   return network;
 }
 
-/** After the scope went (its VMs returned their VFs): the network, then the policy. Kept with a kept scope, for the next worker. */
+/** After the scope went (its VMs returned their VFs): the network, then the policy. A kept scope keeps them, for the next worker. */
 async function release(lab: Lab, net: SriovNetworkLab): Promise<void> {
+  if (lab.keepScopes) return;
   const ns = net.scope.namespace;
-  const gone = await lab.kube.waitFor(async () => !(await lab.kube.get('v1', 'Namespace', undefined, ns)), { what: `namespace ${ns} gone`, timeoutMs: 120_000 }).catch(() => false);
-  if (!gone) return;
+  await lab.kube.waitForObject('v1', 'Namespace', undefined, ns, (x) => x === undefined || undefined, { what: `namespace ${ns} to be gone`, timeoutMs: 180_000 });
   await lab.kube.delete(net.network);
   if (net.policy) await lab.kube.delete(net.policy);
 }
