@@ -20,6 +20,8 @@ export interface FaultCase {
   fail: string[];
   /** Failing-test substring → pattern its error message must match. */
   messages?: Record<string, RegExp>;
+  /** Run under a run id of its own, so the VMs boot under the fault (for faults that act only on VMs started while set). */
+  fresh?: boolean;
 }
 
 const FAILED: ReadonlySet<Outcome['status']> = new Set(['failed', 'timedOut', 'interrupted']);
@@ -81,7 +83,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
   });
 
   const args = o.grep ? ['--grep', o.grep] : [];
-  const run = (name: string) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', env, args);
+  const run = (name: string, fresh = false) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', fresh ? { ...env, KVNET_RUN_ID: `${runId}-${name}` } : env, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
     const { code, outcomes } = await run('healthy');
@@ -96,7 +98,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault));
+        ({ outcomes } = await run(c.fault, c.fresh));
       } finally {
         await admin.clear(c.fault as FaultName);
       }

@@ -13,7 +13,7 @@ faultMatrix({
   suites: ['suites/sriov.spec.ts'],
   cases: [
     {
-      fault: 'vf-not-moved',
+      fault: 'vf-not-moved', fresh: true,
       title: '"vf-not-moved" fails the VF and every traffic check; policy, NAD and exhaustion stay green',
       fail: [VF, ...TRAFFIC],
       messages: { [VF]: /a NIC with MAC/, [SPOOF]: /a NIC with MAC/, [CROSS]: /→ sriov-b/ },
