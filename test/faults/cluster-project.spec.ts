@@ -100,7 +100,7 @@ test('on a --single-stack sim run as --project=cluster, the 8.2.2 checks are ski
   // What a user does to see their own checks go red: the fault CLI, then the suite.
   const set = await kvnetFault(['set', 'pod-network-loss', '--percent', '100'], kubeconfig);
   expect(set.code, set.out).toBe(0);
-  expect((await kvnetFault(['list'], kubeconfig)).out).toMatch(/pod-network-loss.*active|active.*pod-network-loss/i);
+  expect((await kvnetFault(["list"], kubeconfig)).out).toMatch(/^pod-network-loss\s+ACTIVE .*"percent":100/m);
   const lossy = await runSuites(`${id}-loss`, [MASQUERADE], kubeconfig, 'cluster', CLUSTER_PROFILE);
   const passed = lossy.outcomes.filter((o) => o.status === 'passed').map((o) => o.title);
   expect(passed.filter((t) => !NO_TRAFFIC.some((s) => t.includes(s))), 'checks about traffic that passed with all VM traffic dropped').toEqual([]);
