@@ -1,7 +1,6 @@
 // Shared set-up for the SR-IOV self-tests: a data-plane sim, and the objects §8.6 has users write.
 import { spawn } from 'node:child_process';
 import type { KObject } from '../../src/kube/client.ts';
-import { DEFAULT_GUEST_IMAGE } from '../../src/kube/vm.ts';
 import { sriovNet, vm, type VmSpec } from '../../src/kube/vm-spec.ts';
 import type { DataPlaneSim } from '../sim/helpers.ts';
 
@@ -53,11 +52,6 @@ export function sriovVm(name: string, nad: string, o: { node?: string; mac?: str
   spec.nic('sriov0', sriovNet(nad), { ...(o.mac ? { mac: o.mac } : {}), ...(o.cidr ? { addresses: [o.cidr] } : {}) });
   for (let i = 1; i < (o.count ?? 1); i++) spec.nic(`sriov${i}`, sriovNet(nad));
   return spec;
-}
-
-/** The manifest of `spec` in the sim's namespace, with its SSH key Secret. */
-export function manifest(sim: DataPlaneSim, spec: VmSpec): KObject {
-  return spec.build({ namespace: sim.namespace, sshKeySecret: 'ssh-key', image: DEFAULT_GUEST_IMAGE });
 }
 
 /** kubectl against a data-plane sim (asynchronous: never block the event loop). */

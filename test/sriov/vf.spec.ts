@@ -3,18 +3,18 @@
 import { expect, test } from '@playwright/test';
 import type { KObject } from '../../src/kube/client.ts';
 import { expectBlocked, expectReachable, icmpPath, type PathProbe } from '../../src/fixtures/paths.ts';
-import { GuestOs } from '../../src/guest/os.ts';
-import { DataPlaneSim, type TestVm } from '../sim/helpers.ts';
-import { allocatable, manifest, policy, settled, sriovNetwork, sriovVm } from './helpers.ts';
+import type { LabVm } from '../../src/fixtures/lab.ts';
+import { DataPlaneSim } from '../sim/helpers.ts';
+import { allocatable, policy, settled, sriovNetwork, sriovVm } from './helpers.ts';
 
 test.describe.configure({ mode: 'serial' });
 
 let sim: DataPlaneSim;
-let a: TestVm; // node-1, net-on
-let b: TestVm; // node-2, net-on
-let c: TestVm; // node-2, net-vlan7 (another VLAN)
-let c2: TestVm; // node-1, net-vlan7: c's peer on its own VLAN
-let d: TestVm; // node-1, net-down (linkState disable)
+let a: LabVm; // node-1, net-on
+let b: LabVm; // node-2, net-on
+let c: LabVm; // node-2, net-vlan7 (another VLAN)
+let c2: LabVm; // node-1, net-vlan7: c's peer on its own VLAN
+let d: LabVm; // node-1, net-down (linkState disable)
 const MAC = { a: '02:aa:00:00:00:0a', b: '02:aa:00:00:00:0b', c: '02:aa:00:00:00:0c', c2: '02:aa:00:00:00:1c', d: '02:aa:00:00:00:0d' };
 const IP = { a: '10.56.217.10', b: '10.56.217.11', c: '10.56.217.12', d: '10.56.217.13', c2: '10.56.217.15' };
 const NAD = 'k8s.cni.cncf.io/v1';
@@ -24,9 +24,9 @@ async function events(reason: string): Promise<string[]> {
   return all.filter((e) => e.reason === reason).map((e) => String(e.message));
 }
 
-const to = (v: TestVm): { name: string; host: string } => ({ name: v.name, host: IP[v.name as keyof typeof IP] });
-const ping = (from: TestVm, dest: TestVm): PathProbe => icmpPath(from, to(dest), { tries: 3 });
-const boot = (name: keyof typeof IP, node: string, nad: string) => sim.vmFrom(manifest(sim, sriovVm(name, nad, { node, mac: MAC[name], cidr: `${IP[name]}/24` })));
+const to = (v: LabVm): { name: string; host: string } => ({ name: v.name, host: IP[v.name as keyof typeof IP] });
+const ping = (from: LabVm, dest: LabVm): PathProbe => icmpPath(from, to(dest), { tries: 3 });
+const boot = (name: keyof typeof IP, node: string, nad: string) => sim.scope.create(sriovVm(name, nad, { node, mac: MAC[name], cidr: `${IP[name]}/24` }));
 
 test.beforeAll(async () => {
   sim = await DataPlaneSim.start('sriov-vf');
@@ -55,7 +55,7 @@ test('the virt-launcher pod requests one openshift.io/<resource> per SR-IOV inte
 });
 
 test('the VF is the guest NIC with the interface MAC, as the VMI status reports', async () => {
-  const os = new GuestOs(a.guest);
+  const os = a.os;
   expect((await os.link('eth1')).mac).toBe(MAC.a);
   expect(await os.addresses('eth1', 4)).toContain(`${IP.a}/24`);
   const vmi = await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'a');
@@ -74,18 +74,18 @@ test('a VF on another VLAN is not reachable; one on its own VLAN is', async () =
 // The sim cannot drop a macvlan's carrier alone: the VF is handed over down, and the switch drops
 // its frames, so it passes nothing even after cloud-init (or the user) sets it up.
 test('linkState disable: the VF passes nothing, even set up in the guest', async () => {
-  await new GuestOs(d.guest).runOk(['ip', 'link', 'set', 'eth1', 'up'], { root: true });
+  await d.os.runOk(['ip', 'link', 'set', 'eth1', 'up'], { root: true });
   await expectBlocked(ping(d, a), { control: ping(b, a) });
 });
 
 test('spoofChk on: frames from a MAC the guest changed are dropped; the assigned MAC works again', async () => {
-  const spoofed: PathProbe = { path: `a (from 02:aa:00:00:00:99) → b ${IP.b} icmp`, run: () => new GuestOs(a.guest).withMac('eth1', '02:aa:00:00:00:99', () => ping(a, b).run()) };
+  const spoofed: PathProbe = { path: `a (from 02:aa:00:00:00:99) → b ${IP.b} icmp`, run: () => a.os.withMac('eth1', '02:aa:00:00:00:99', () => ping(a, b).run()) };
   await expectBlocked(spoofed, { control: ping(a, b) });
   await expectReachable(ping(a, b));
 });
 
 test('VF exhaustion: one VF more than a node has leaves the VM ErrorUnschedulable with Insufficient openshift.io/vfionics', async () => {
-  await sim.kube.create(manifest(sim, sriovVm('hog', 'net-on', { node: 'node-1', count: 3 })));
+  await sim.scope.create(sriovVm('hog', 'net-on', { node: 'node-1', count: 3 }), { wait: 'none' });
   await sim.kube.waitFor(async () => {
     const vm = await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachine', sim.namespace, 'hog');
     return (vm?.status as { printableStatus?: string } | undefined)?.printableStatus === 'ErrorUnschedulable';
@@ -95,7 +95,7 @@ test('VF exhaustion: one VF more than a node has leaves the VM ErrorUnschedulabl
 });
 
 test('a VM on a netdevice resource is refused at scheduling: VMs need vfio-pci', async () => {
-  await sim.kube.create(manifest(sim, sriovVm('netdev', 'net-netdev')));
+  await sim.scope.create(sriovVm('netdev', 'net-netdev'), { wait: 'none' });
   await sim.kube.waitFor(async () => (await events('FailedScheduling')).some((m) => m.includes('vfio-pci')), { what: 'FailedScheduling naming vfio-pci', timeoutMs: 15_000 });
   const vmi = await sim.kube.get<KObject>('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'netdev');
   expect((vmi?.status as { phase?: string }).phase).toBe('Scheduling');
@@ -104,6 +104,6 @@ test('a VM on a netdevice resource is refused at scheduling: VMs need vfio-pci',
 test('deleting a VM returns its VF: a new VM gets one on that node', async () => {
   await sim.kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'd', namespace: sim.namespace } });
   await sim.kube.waitFor(async () => !(await sim.kube.get('kubevirt.io/v1', 'VirtualMachineInstance', sim.namespace, 'd')), { what: 'd gone', timeoutMs: 20_000 });
-  const e = await sim.vmFrom(manifest(sim, sriovVm('e', 'net-on', { node: 'node-1', mac: '02:aa:00:00:00:0e', cidr: '10.56.217.14/24' })));
+  const e = await sim.scope.create(sriovVm('e', 'net-on', { node: 'node-1', mac: '02:aa:00:00:00:0e', cidr: '10.56.217.14/24' }));
   await expectReachable(icmpPath(e, to(b)));
 });
