@@ -61,7 +61,8 @@ function defaultTitle(c: FaultCase): string {
   return c.fail.length ? `"${c.fault}"${spec} fails exactly: ${c.fail.join(' | ')}` : `"${c.fault}"${spec} fails nothing`;
 }
 
-export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string }): void {
+/** `config`: a Playwright config other than the suites' (self-tests of fixture specs). */
+export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string; config?: string }): void {
   test.describe.configure({ mode: 'serial', timeout: 900_000 });
   const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
   const dir = resolve('test-results', 'fault-matrix', id);
@@ -82,7 +83,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
     rmSync(resolve(dir, 'keys'), { recursive: true, force: true });
   });
 
-  const args = o.grep ? ['--grep', o.grep] : [];
+  const args = [...(o.grep ? ['--grep', o.grep] : []), ...(o.config ? ['-c', o.config] : [])];
   const run = (name: string, fresh = false) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', fresh ? { ...env, KVNET_RUN_ID: `${runId}-${name}` } : env, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
