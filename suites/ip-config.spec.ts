@@ -1,6 +1,6 @@
 // §8.12 Configuring and viewing IP addresses of secondary interfaces (cloud-init, guest agent).
 // The secondary networks are OVN-Kubernetes layer2 networks: they need no node configuration.
-import { test as base, expect } from '../src/fixtures/test.ts';
+import { test as base, expect, topology } from '../src/fixtures/test.ts';
 import type { Lab, LabVm, Scope } from '../src/fixtures/lab.ts';
 import { capability, details, requires } from '../src/fixtures/capability.ts';
 import { bare, DHCP_RANGE_ANNOTATION, ovnNad, waitForStatusIp, type VmiIfaceStatus } from '../src/fixtures/secondary.ts';
@@ -23,9 +23,8 @@ interface IpConfigLab {
   g?: LabVm;
 }
 
-async function ipConfigLab(lab: Lab): Promise<IpConfigLab> {
+async function ipConfigLab(scope: Scope, lab: Lab): Promise<IpConfigLab> {
   const { dhcpRange, noGuestAgentImage } = lab.profile.secondary;
-  const scope = await lab.scope('ip-config');
   const tag = scope.namespace.slice(-5);
   await Promise.all([
     scope.apply(ovnNad(scope.namespace, 'plain', { network: `kvnet-ipc-plain-${tag}`, topology: 'layer2' })),
@@ -43,13 +42,7 @@ async function ipConfigLab(lab: Lab): Promise<IpConfigLab> {
   return { scope, s, n, g };
 }
 
-const test = base.extend<{}, { ipc: IpConfigLab }>({
-  ipc: [async ({ lab }, use) => {
-    const ipc = await ipConfigLab(lab);
-    await use(ipc);
-    await ipc.scope.dispose();
-  }, { scope: 'worker', timeout: 900_000 }],
-});
+const test = base.extend<{}, { ipc: IpConfigLab }>({ ipc: topology('ip-config', ipConfigLab) });
 
 /** `oc describe vmi` style rendering of status.interfaces, as the seed shows it. */
 function describe(ifaces: VmiIfaceStatus[]): string {

@@ -107,14 +107,20 @@ async function vfResource(lab: Lab, tag: string): Promise<Pick<SriovNetworkLab, 
   }
   // §8.6.1 step 4: the operator applies the policy node by node; the device plugin then advertises the VFs.
   const advertising = async () => (await list(lab, 'v1', 'Node')).filter((n) => allocatable(n, resource) > 0).map(nameOf).sort();
-  const found = await lab.kube.waitFor(async () => {
+  const syncFailed = async () => (await list(lab, SRIOV, 'SriovNetworkNodeState', OPERATOR_NS)).filter((st) => nodes.includes(nameOf(st)) && (st.status as StateStatus | undefined)?.syncStatus === 'Failed');
+  const what = policy ? `SriovNetworkNodePolicy ${nameOf(policy)}` : `the profile's sriov.resourceName ${p.resourceName}`;
+  const seen = await lab.kube.waitFor(async (): Promise<{ nodes: string[] } | { failed: KObject[] } | undefined> => {
     const ns = await advertising();
-    return ns.length >= expectNodes ? ns : undefined;
+    if (ns.length >= expectNodes) return { nodes: ns };
+    // The operator's own verdict ends the wait: a node that failed to sync will not advertise.
+    const failed = await syncFailed();
+    return failed.length ? { failed } : undefined;
   }, { what: `nodes with allocatable ${resource}`, timeoutMs: lab.profile.timeouts.vmRunningMs }).catch(async () => {
     const states = await list(lab, SRIOV, 'SriovNetworkNodeState', OPERATOR_NS).catch(() => []);
-    const what = policy ? `the SR-IOV Network Operator did not apply SriovNetworkNodePolicy ${nameOf(policy)}` : `the profile's sriov.resourceName ${p.resourceName} is not advertised`;
-    throw new Error(`${what}: ${(await advertising()).length} of ${expectNodes} node(s) advertise ${resource} after ${lab.profile.timeouts.vmRunningMs / 1000} s (${syncSummary(states)})`);
+    throw new Error(`the SR-IOV Network Operator did not apply ${what}: ${(await advertising()).length} of ${expectNodes} node(s) advertise ${resource} after ${lab.profile.timeouts.vmRunningMs / 1000} s (${syncSummary(states)})`);
   });
+  if ('failed' in seen) throw new Error(`the SR-IOV Network Operator failed to apply ${what} (${syncSummary(seen.failed)})`);
+  const found = seen.nodes;
   return { resource, policy, nodes: found };
 }
 
