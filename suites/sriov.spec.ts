@@ -5,7 +5,7 @@
 // Only a missing operator skips: once it is installed, a policy that yields no VFs is a failure.
 import { createHash } from 'node:crypto';
 import { test as base, expect } from '../src/fixtures/test.ts';
-import type { Lab, LabVm, Scope } from '../src/fixtures/lab.ts';
+import { RUN_LABEL, type Lab, type LabVm, type Scope } from '../src/fixtures/lab.ts';
 import { capability, details, requires } from '../src/fixtures/capability.ts';
 import { measureLatency, measureThroughput } from '../src/fixtures/measure.ts';
 import { expectBlocked, expectReachable, icmpPath, type PathProbe } from '../src/fixtures/paths.ts';
@@ -100,7 +100,7 @@ async function vfResource(lab: Lab, tag: string): Promise<Pick<SriovNetworkLab, 
     if (!pf) throw new Error(`no SR-IOV PF on ${nodes.join(', ')} is free for a test policy (each is named by an existing SriovNetworkNodePolicy or has fewer than ${p.numVfs} VFs): set sriov.pfName or sriov.resourceName in the profile`);
     resource = `openshift.io/kvnet${tag}`;
     policy = await ensure(lab, {
-      apiVersion: SRIOV, kind: 'SriovNetworkNodePolicy', metadata: { name, namespace: OPERATOR_NS },
+      apiVersion: SRIOV, kind: 'SriovNetworkNodePolicy', metadata: { name, namespace: OPERATOR_NS, labels: { [RUN_LABEL]: lab.runId } },
       spec: { resourceName: `kvnet${tag}`, nodeSelector: { [CAPABLE]: 'true' }, priority: 99, numVfs: p.numVfs, nicSelector: { pfNames: [pf] }, deviceType: 'vfio-pci', isRdma: false },
     });
     expectNodes = Math.max(1, onCapable.filter((s) => ((s.status as StateStatus | undefined)?.interfaces ?? []).some((i) => i.name === pf)).length);
@@ -127,7 +127,7 @@ async function vfResource(lab: Lab, tag: string): Promise<Pick<SriovNetworkLab, 
 /** 8.6.2: the SriovNetwork, and the NAD the operator makes from it in the scope's namespace. */
 async function sriovNetwork(lab: Lab, scope: Scope, tag: string, resource: string): Promise<KObject> {
   const network = await ensure(lab, {
-    apiVersion: SRIOV, kind: 'SriovNetwork', metadata: { name: `kvnet-sriov-${tag}`, namespace: OPERATOR_NS },
+    apiVersion: SRIOV, kind: 'SriovNetwork', metadata: { name: `kvnet-sriov-${tag}`, namespace: OPERATOR_NS, labels: { [RUN_LABEL]: lab.runId } },
     spec: { resourceName: resource.replace('openshift.io/', ''), networkNamespace: scope.namespace, vlan: lab.profile.sriov.vlan, spoofChk: 'on', trust: 'off' },
   });
   await lab.kube.waitFor(() => lab.kube.get(NAD_API, 'NetworkAttachmentDefinition', scope.namespace, nameOf(network)), {
