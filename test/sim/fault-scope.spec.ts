@@ -3,12 +3,13 @@
 // overlay-mtu-low is a PMTU black hole between nodes; MetalLB assigns only from IPAddressPools.
 // Faults are set with `kvnet sim fault` where a person would, so the CLI is tested on the way.
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { expect, test } from '@playwright/test';
-import { addSecondaryNics } from '../../src/fixtures/secondary.ts';
+import { addSecondaryNics, ovnNad } from '../../src/fixtures/secondary.ts';
 import { masqueradeVm } from '../../src/kube/vm.ts';
 import type { KObject } from '../../src/kube/client.ts';
 import { SimAdmin } from '../../src/sim/admin-client.ts';
-import { DataPlaneSim, type TestVm } from './helpers.ts';
+import { DataPlaneSim, hasKubectl, type TestVm } from './helpers.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -17,11 +18,15 @@ const NS_B = 'loss-b';
 const BRIDGE = 'br-loss';
 const X_BR = '192.168.77.1';
 const Z_BR = '192.168.77.2';
+/** x and y also share an OVN layer2 network, which crosses nodes through the machine switch. */
+const X_L2 = '192.168.78.1';
+const Y_L2 = '192.168.78.2';
+const L2 = { network: 'l2-faults', topology: 'layer2' as const };
 const SVC_PORT = 8080;
 
 let sim: DataPlaneSim;
 let admin: SimAdmin;
-/** x: loss-a, node-1, bridge NIC. y: loss-b, node-2, Service backend. z: loss-b, node-1, bridge NIC. */
+/** x: loss-a, node-1, bridge and layer2 NICs. y: loss-b, node-2, layer2 NIC, Service backend. z: loss-b, node-1, bridge NIC. */
 let x: TestVm;
 let y: TestVm;
 let z: TestVm;
@@ -51,9 +56,12 @@ function bridgeNadIn(namespace: string): KObject {
   return { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'lossnet', namespace }, spec: { config: JSON.stringify({ cniVersion: '0.3.1', name: 'lossnet', type: 'bridge', bridge: BRIDGE }) } };
 }
 
-async function bridgedVm(name: string, namespace: string, node: string, address: string): Promise<TestVm> {
-  const vm = masqueradeVm({ name, namespace, node, sshKeySecret: 'ssh-key' });
-  addSecondaryNics(vm, [{ name: 'lossnet', nad: 'lossnet', addresses: [`${address}/24`] }]);
+async function vmWith(name: string, namespace: string, node: string, nics: { bridge?: string; l2?: string }, labels?: Record<string, string>): Promise<TestVm> {
+  const vm = masqueradeVm({ name, namespace, node, sshKeySecret: 'ssh-key', templateLabels: labels });
+  addSecondaryNics(vm, [
+    ...(nics.bridge ? [{ name: 'lossnet', nad: 'lossnet', addresses: [`${nics.bridge}/24`] }] : []),
+    ...(nics.l2 ? [{ name: 'l2', nad: 'l2', addresses: [`${nics.l2}/24`] }] : []),
+  ]);
   return sim.vmFrom(vm);
 }
 
@@ -74,11 +82,11 @@ test.beforeAll(async () => {
   admin = new SimAdmin(sim.sim.stateDir);
   await sim.kube.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS_B } });
   await sim.secret(NS_B);
-  await Promise.all([sim.kube.create(bridgeNadIn(NS_A)), sim.kube.create(bridgeNadIn(NS_B))]);
+  await Promise.all([NS_A, NS_B].flatMap((ns) => [sim.kube.create(bridgeNadIn(ns)), sim.kube.create(ovnNad(ns, 'l2', L2))]));
   [x, y, z] = await Promise.all([
-    bridgedVm('x', NS_A, 'node-1', X_BR),
-    sim.vmFrom(masqueradeVm({ name: 'y', namespace: NS_B, node: 'node-2', sshKeySecret: 'ssh-key', templateLabels: { app: 'y' } })),
-    bridgedVm('z', NS_B, 'node-1', Z_BR),
+    vmWith('x', NS_A, 'node-1', { bridge: X_BR, l2: X_L2 }),
+    vmWith('y', NS_B, 'node-2', { l2: Y_L2 }, { app: 'y' }),
+    vmWith('z', NS_B, 'node-1', { bridge: Z_BR }),
   ]);
   await y.guest.execOk(`nohup socat TCP-LISTEN:${SVC_PORT},fork,reuseaddr SYSTEM:'echo svc-ok' >/dev/null 2>&1 &`);
   const svc: KObject = await sim.kube.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'y', namespace: NS_B }, spec: { selector: { app: 'y' }, ports: [{ port: SVC_PORT, targetPort: SVC_PORT }] } });
@@ -94,6 +102,7 @@ test('positive controls: cross-node pod ping, Service connect and bridge-NIC pin
   await expect.poll(() => connects(x, svcIP, SVC_PORT), { timeout: 30_000 }).toBe(true);
   expect(await pings(x, y.podIPv4)).toBe(true);
   expect(await pings(x, Z_BR)).toBe(true);
+  expect(await pings(x, Y_L2)).toBe(true);
   expect(await pings(y, z.podIPv4)).toBe(true);
 });
 
@@ -104,6 +113,7 @@ test('pod-network-loss at 100% cuts every VM data path, and SSH still works', as
     expect(await pings(x, y.podIPv4), 'cross-node pod ping').toBe(false);
     expect(await connects(x, svcIP, SVC_PORT), 'Service connect').toBe(false);
     expect(await pings(x, Z_BR), 'bridge-NIC ping').toBe(false);
+    expect(await pings(x, Y_L2), 'OVN layer2 ping across nodes').toBe(false);
     expect(await pings(y, z.podIPv4), 'y → z pod ping').toBe(false);
     // The control path: SSH over the VMI port-forward still runs commands on every guest.
     for (const g of [x, y, z]) expect((await g.guest.execOk('echo ssh-ok')).trim()).toBe('ssh-ok');
@@ -130,11 +140,14 @@ test('with a namespace selector, only that namespace\'s VMs lose traffic', async
 test('overlay-mtu-low: a full-MTU DF ping across nodes is dropped, a 1200-byte one and a same-node one pass', async () => {
   const full = 1400 - 28;
   expect(await pings(x, y.podIPv4, { size: full }), 'control: full MTU across nodes').toBe(true);
+  expect(await pings(x, Y_L2, { size: full }), 'control: full MTU across nodes on layer2').toBe(true);
   await kvnetOk(['set', 'overlay-mtu-low']);
   try {
     expect(await pings(x, y.podIPv4, { size: 1200 }), 'control: 1200 bytes across nodes').toBe(true);
+    expect(await pings(x, Y_L2, { size: 1200 }), 'control: 1200 bytes across nodes on layer2').toBe(true);
     expect(await pings(x, z.podIPv4, { size: full }), 'control: full MTU on the same node').toBe(true);
     expect(await pings(x, y.podIPv4, { size: full }), 'full MTU across nodes').toBe(false);
+    expect(await pings(x, Y_L2, { size: full }), 'full MTU across nodes on layer2').toBe(false);
   } finally {
     await kvnetOk(['clear', 'overlay-mtu-low']);
   }
@@ -168,6 +181,11 @@ test('kvnet sim fault: bad input gets one sentence and a non-zero exit, no stack
 test('MetalLB serves IPAddressPools and assigns only from them; metallb-stuck leaves Services pending', async () => {
   const pools = await sim.kube.list('metallb.io/v1beta1', 'IPAddressPool', 'metallb-system');
   expect(pools.map((p) => p.metadata?.name)).toEqual(['default']);
+  if (hasKubectl) {
+    const got = await sim.kubectl(['get', 'ipaddresspools,l2advertisements', '-n', 'metallb-system']);
+    expect(got.code, got.out).toBe(0);
+    expect(got.out).toMatch(/ipaddresspool\.metallb\.io\/default\s+true/);
+  }
   const lb = (name: string, annotations?: Record<string, string>) => sim.kube.create({
     apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS_B, ...(annotations ? { annotations } : {}) },
     spec: { type: 'LoadBalancer', selector: { app: 'y' }, ports: [{ port: SVC_PORT, targetPort: SVC_PORT }] },
@@ -183,6 +201,25 @@ test('MetalLB serves IPAddressPools and assigns only from them; metallb-stuck le
   expect(last(ip)).toBeGreaterThanOrEqual(last(lo));
   expect(last(ip)).toBeLessThanOrEqual(last(hi));
   expect((await sim.kube.get('v1', 'Service', NS_B, 'lb-ok'))?.metadata?.annotations?.['metallb.io/ip-allocated-from-pool']).toBe('default');
+  // The speaker announces only advertised pools: the address answers from the host while an
+  // L2Advertisement covers the pool, and stops answering without one.
+  const answers = () => new Promise<boolean>((res) => {
+    const c = net.connect({ host: ip, port: SVC_PORT, timeout: 3000 });
+    let got = '';
+    c.on('data', (d: Buffer) => (got += d));
+    c.on('end', () => res(got.includes('svc-ok')));
+    c.on('error', () => res(false));
+    c.on('timeout', () => { c.destroy(); res(false); });
+  });
+  await expect.poll(answers, { timeout: 15_000 }).toBe(true);
+  const ad = await sim.kube.get('metallb.io/v1beta1', 'L2Advertisement', 'metallb-system', 'default') as KObject;
+  await sim.kube.delete(ad);
+  try {
+    await expect.poll(answers, { timeout: 15_000 }).toBe(false);
+  } finally {
+    await sim.kube.create({ apiVersion: ad.apiVersion, kind: ad.kind, metadata: { name: 'default', namespace: 'metallb-system' }, spec: ad.spec });
+  }
+  await expect.poll(answers, { timeout: 15_000 }).toBe(true);
   // A pool that does not exist: no address, and the controller says why in an event.
   await lb('lb-nopool', { 'metallb.io/address-pool': 'nope' });
   await expect.poll(async () => (await sim.kube.list('v1', 'Event', NS_B)).some((e) => (e as { reason?: string; involvedObject?: { name?: string } }).reason === 'AllocationFailed' && (e as { involvedObject?: { name?: string } }).involvedObject?.name === 'lb-nopool'), { timeout: 15_000 }).toBe(true);
