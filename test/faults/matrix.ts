@@ -1,12 +1,13 @@
 // Fault matrices: one sim per file, a healthy baseline, then one nested suite run per fault that
 // must fail EXACTLY the listed tests. Nested runs share a run id, SSH key and kept scopes, so each
 // run adopts the VMs the previous one booted (a fault run costs about one boot, not a topology).
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { generateKeyPair, writeKeyPair } from '../../src/guest/keys.ts';
 import { Kube } from '../../src/kube/client.ts';
-import { cleanupRun, KEEP_RUN_ENV, KEEP_SCOPES_ENV, SSH_KEY_ENV } from '../../src/fixtures/lab.ts';
+import { cleanupRun, EXPECTED_FAILURES_ENV, KEEP_RUN_ENV, KEEP_SCOPES_ENV, SSH_KEY_ENV } from '../../src/fixtures/lab.ts';
 import { SimAdmin } from '../../src/sim/admin-client.ts';
 import type { FaultName, FaultSpec } from '../../src/sim/faults.ts';
 import { startSim, type SimHandle, type StartSimOptions } from '../../src/sim/up.ts';
@@ -61,11 +62,15 @@ function defaultTitle(c: FaultCase): string {
   return c.fail.length ? `"${c.fault}"${spec} fails exactly: ${c.fail.join(' | ')}` : `"${c.fault}"${spec} fails nothing`;
 }
 
+/** What a matrix file may use beside its cases: the sim, once beforeAll has started it. */
+export interface FaultMatrixHandle { sim(): SimHandle }
+
 /** `config`: a Playwright config other than the suites' (self-tests of fixture specs). */
-export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string; config?: string }): void {
+export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string; config?: string }): FaultMatrixHandle {
   test.describe.configure({ mode: 'serial', timeout: 900_000 });
   const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
-  const dir = resolve('test-results', 'fault-matrix', id);
+  // Short: the sim's unix sockets live below it, and a socket path has at most 107 bytes.
+  const dir = resolve('test-results', 'fault-matrix', createHash('sha1').update(id).digest('hex').slice(0, 8));
   const runId = `matrix-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${Date.now().toString(36)}`;
   let sim: SimHandle | undefined;
   let env: Record<string, string> = {};
@@ -84,7 +89,10 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
   });
 
   const args = [...(o.grep ? ['--grep', o.grep] : []), ...(o.config ? ['-c', o.config] : [])];
-  const run = (name: string, fresh = false) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', fresh ? { ...env, KVNET_RUN_ID: `${runId}-${name}` } : env, args);
+  // Expected failures keep their worker (and its adopted VMs); an unexpected outcome still replaces it.
+  // `fresh`: a run id of its own, so the VMs boot under the fault.
+  const run = (name: string, fail: string[] = [], fresh = false) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim',
+    { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail), ...(fresh ? { KVNET_RUN_ID: `${runId}-${name}` } : {}) }, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
     const { code, outcomes } = await run('healthy');
@@ -99,7 +107,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault, c.fresh));
+        ({ outcomes } = await run(c.fault, c.fail, c.fresh));
       } finally {
         await admin.clear(c.fault as FaultName);
       }
@@ -107,4 +115,10 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       expect(diff, `under "${c.fault}" the failed set differs from the expected one:\n${diff.join('\n')}`).toEqual([]);
     });
   }
+  return {
+    sim: () => {
+      if (!sim) throw new Error('faultMatrix: the sim is not started (its beforeAll failed)');
+      return sim;
+    },
+  };
 }
