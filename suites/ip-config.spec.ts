@@ -1,55 +1,48 @@
 // §8.12 Configuring and viewing IP addresses of secondary interfaces (cloud-init, guest agent).
 // The secondary networks are OVN-Kubernetes layer2 networks: they need no node configuration.
-import { test, expect } from '../src/fixtures/test.ts';
-import type { LabVm, Scope } from '../src/fixtures/lab.ts';
-import { capability } from '../src/fixtures/annotate.ts';
-import {
-  addSecondaryNics, bare, DHCP_RANGE_ANNOTATION, ovnNad, vmiInterfaces, waitForStatusIp, type VmiIfaceStatus,
-} from '../src/fixtures/secondary.ts';
+import { test as base, expect, topology } from '../src/fixtures/test.ts';
+import type { Lab, LabVm, Scope } from '../src/fixtures/lab.ts';
+import { capability, details, requires } from '../src/fixtures/capability.ts';
+import { bare, DHCP_RANGE_ANNOTATION, ovnNad, waitForStatusIp, type VmiIfaceStatus } from '../src/fixtures/secondary.ts';
+import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
 
 const STATIC = '10.203.0.14';
+const STATIC_NO_AGENT = '10.203.0.15';
+/** Put on `n`'s NIC for a moment, to see that the status follows that NIC's addresses. */
+const PROBE = '10.203.0.16';
+/** How long the guest agent may take to report a change (KubeVirt polls it; the sim pushes). */
+const AGENT_MS = 60_000;
 
-let scope: Scope;
-let s: LabVm; // eth1 static on `plain`, eth2 dhcp4 on `served`
-let n: LabVm; // eth1 dhcp4 on `plain` (no DHCP server there)
-let g: LabVm | undefined; // no guest agent: eth1 static on `plain`
-let skipWhy: string | undefined;
-let dhcpRange = '';
+interface IpConfigLab {
+  scope: Scope;
+  /** eth1 static on `plain`, eth2 dhcp4 on `served`. */
+  s: LabVm;
+  /** eth1 dhcp4 on `plain` (no DHCP server there). */
+  n: LabVm;
+  /** No guest agent: eth1 static on `plain`; only where the profile names such an image. */
+  g?: LabVm;
+}
 
-test.beforeAll(async ({ lab }) => {
-  const facts = await lab.facts();
-  if (!facts.groups.includes('k8s.cni.cncf.io')) skipWhy = 'the target serves no k8s.cni.cncf.io API (no Multus NetworkAttachmentDefinitions)';
-  else if (facts.networkType && facts.networkType !== 'OVNKubernetes') skipWhy = `the secondary networks here are OVN-Kubernetes layer2; the cluster network is ${facts.networkType}`;
-  if (skipWhy) return;
-  dhcpRange = lab.profile.secondary.dhcpRange;
-  scope = await lab.scope('ip-config');
+async function ipConfigLab(scope: Scope, lab: Lab): Promise<IpConfigLab> {
+  const { dhcpRange, noGuestAgentImage } = lab.profile.secondary;
   const tag = scope.namespace.slice(-5);
   await Promise.all([
-    lab.kube.create(ovnNad(scope.namespace, 'plain', { network: `kvnet-ipc-plain-${tag}`, topology: 'layer2' })),
-    lab.kube.create(ovnNad(scope.namespace, 'served', {
+    scope.apply(ovnNad(scope.namespace, 'plain', { network: `kvnet-ipc-plain-${tag}`, topology: 'layer2' })),
+    scope.apply(ovnNad(scope.namespace, 'served', {
       network: `kvnet-ipc-served-${tag}`, topology: 'layer2', ...(dhcpRange ? { annotations: { [DHCP_RANGE_ANNOTATION]: dhcpRange } } : {}),
     })),
   ]);
-  const noAgent = lab.profile.secondary.noGuestAgentImage;
-  [s, n, g] = await Promise.all([
-    scope.vm({ name: 's', customize: (vm) => addSecondaryNics(vm, [{ name: 'static', nad: 'plain', addresses: [`${STATIC}/24`] }, { name: 'dyn', nad: 'served', dhcp4: true }]) }),
-    scope.vm({ name: 'n', customize: (vm) => addSecondaryNics(vm, [{ name: 'dyn', nad: 'plain', dhcp4: true }]) }),
-    noAgent ? scope.vm({
-      name: 'g', labels: { 'kvnet.io/guest-agent': 'false' },
-      customize: (vm) => {
-        addSecondaryNics(vm, [{ name: 'static', nad: 'plain', addresses: ['10.203.0.15/24'] }]);
-        const vols = (vm.spec as { template: { spec: { volumes: { containerDisk?: { image: string } }[] } } }).template.spec.volumes;
-        for (const v of vols) if (v.containerDisk) v.containerDisk.image = noAgent;
-      },
-    }) : Promise.resolve(undefined),
-  ]);
-});
+  const specs = [
+    vm('s').nic('static', bridgeNet('plain'), { addresses: [`${STATIC}/24`] }).nic('dyn', bridgeNet('served'), { dhcp4: true }),
+    vm('n').nic('dyn', bridgeNet('plain'), { dhcp4: true }),
+    // The label switches the sim's guest agent off; a real cluster goes by the image.
+    ...(noGuestAgentImage ? [vm('g').image(noGuestAgentImage).labels({ 'kvnet.io/guest-agent': 'false' }).nic('static', bridgeNet('plain'), { addresses: [`${STATIC_NO_AGENT}/24`] })] : []),
+  ];
+  const [s, n, g] = await scope.createAll(specs);
+  return { scope, s, n, g };
+}
 
-test.afterAll(async () => {
-  await scope?.dispose();
-});
-
-test.beforeEach(() => test.skip(!!skipWhy, skipWhy));
+const test = base.extend<{}, { ipc: IpConfigLab }>({ ipc: topology('ip-config', ipConfigLab) });
 
 /** `oc describe vmi` style rendering of status.interfaces, as the seed shows it. */
 function describe(ifaces: VmiIfaceStatus[]): string {
@@ -61,54 +54,70 @@ function describe(ifaces: VmiIfaceStatus[]): string {
   ])].join('\n');
 }
 
-test.describe('8.12.1 Configuring IP addresses for virtual machines', () => {
-  test('a static address from cloud-init networkData is on the guest NIC', async () => {
-    await capability('Secondary networks', 'IP addresses', '8.12.1.1');
-    expect(await s.guest.execOk('ip -4 -o addr show eth1')).toContain(`${STATIC}/24`);
+const ipv4s = (i: VmiIfaceStatus | undefined) => (i?.ipAddresses ?? []).map(bare).filter((a) => !a.includes(':'));
+
+const IP_CAP = {
+  epic: 'Secondary networks', feature: 'IP addresses',
+  requires: [requires.api('k8s.cni.cncf.io', 'Multus NetworkAttachmentDefinitions')],
+};
+
+/** The NADs here are OVN-Kubernetes layer2: on another cluster network they attach nothing. */
+async function skipUnlessOvn(lab: Lab): Promise<void> {
+  const { networkType } = await lab.facts();
+  test.skip(!!networkType && networkType !== 'OVNKubernetes', `the secondary networks here are OVN-Kubernetes layer2; the cluster network is ${networkType}`);
+}
+
+capability('8.12.1 Configuring IP addresses for virtual machines', { ...IP_CAP, section: '8.12.1.1' }, () => {
+  test.beforeEach(({ lab }) => skipUnlessOvn(lab));
+
+  test('a static address from cloud-init networkData is on the guest NIC', async ({ ipc: { s } }) => {
+    expect(await s.os.addresses('eth1', 4)).toContain(`${STATIC}/24`);
   });
 
-  test('dhcp4 gets an address where the network has a DHCP server', async () => {
-    await capability('Secondary networks', 'IP addresses', '8.12.1.1');
-    test.skip(!dhcpRange, 'the profile names no DHCP-served secondary network (secondary.dhcpRange)');
-    const out = await s.guest.execOk('ip -4 -o addr show eth2');
-    const m = /inet (\d+\.\d+\.\d+\.\d+)\/\d+/.exec(out);
-    expect(m, `eth2 has an IPv4 lease: ${out}`).toBeTruthy();
-    const [first, last] = dhcpRange.split('/')[0].split('-');
+  test('dhcp4 gets an address where the network has a DHCP server', details({ requires: [requires.profile('secondary.dhcpRange', 'a DHCP-served secondary network')] }), async ({ lab, ipc: { s } }) => {
+    const range = lab.profile.secondary.dhcpRange;
+    const got = await s.os.addresses('eth2', 4);
+    expect(got, 'eth2 has an IPv4 lease').toHaveLength(1);
+    const [first, last] = range.split('/')[0].split('-');
     const num = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-    const got = num((m as RegExpExecArray)[1]);
-    expect(got >= num(first) && got <= num(last), `${(m as RegExpExecArray)[1]} in ${dhcpRange}`).toBe(true);
+    const ip = bare(got[0]);
+    expect(num(ip) >= num(first) && num(ip) <= num(last), `${ip} in ${range}`).toBe(true);
   });
 
-  test('dhcp4 leaves the NIC without IPv4 where the network has no DHCP server', async ({ lab }) => {
-    await capability('Secondary networks', 'IP addresses', '8.12.1.1');
-    expect((await n.guest.execOk('ip -4 -o addr show eth1')).trim(), 'no IPv4 on eth1').toBe('');
-    await new Promise((r) => setTimeout(r, 1500)); // a guest agent refresh, so the absence is current
-    const st = (await vmiInterfaces(lab.kube, scope.namespace, 'n')).find((i) => i.name === 'dyn');
-    expect(st, 'status.interfaces lists the NIC').toBeTruthy();
-    expect((st?.ipAddresses ?? []).filter((a) => !a.includes(':')), 'and no IPv4 for it').toEqual([]);
+  test('dhcp4 leaves the NIC without IPv4 where the network has no DHCP server', async ({ lab, ipc: { scope, n } }) => {
+    expect(await n.os.addresses('eth1', 4), 'no IPv4 on eth1 in the guest').toEqual([]);
+    // Control: the status follows this NIC's addresses (an address put on it shows up), so an absence there is current.
+    await n.os.runOk(['ip', 'addr', 'add', `${PROBE}/24`, 'dev', 'eth1'], { root: true });
+    try {
+      await waitForStatusIp(lab.kube, scope.namespace, n.name, 'dyn', PROBE, AGENT_MS);
+    } finally {
+      await n.os.runOk(['ip', 'addr', 'del', `${PROBE}/24`, 'dev', 'eth1'], { root: true });
+    }
+    const dyn = async () => (await n.interfaces()).find((i) => i.name === 'dyn');
+    expect(await dyn(), 'status.interfaces lists the NIC').toBeTruthy();
+    await expect.poll(async () => ipv4s(await dyn()), { message: 'and, once the probe address is gone, no IPv4 for it', timeout: AGENT_MS }).toEqual([]);
   });
 
-  test('the pod network interface stays the default route', async () => {
-    await capability('Secondary networks', 'IP addresses', '8.12.1.1');
-    const routes = (await s.guest.execOk('ip -4 route show default')).trim().split('\n').filter(Boolean);
+  test('the pod network interface stays the default route', async ({ ipc: { s } }) => {
+    const routes = (await s.os.runOk(['ip', '-4', 'route', 'show', 'default'])).trim().split('\n').filter(Boolean);
     expect(routes.length, `default routes: ${routes.join(' | ')}`).toBeGreaterThan(0);
     for (const r of routes) expect(r, 'every IPv4 default route leaves through eth0').toContain('dev eth0');
   });
 });
 
-test.describe('8.12.2 Viewing IP addresses of virtual machines', () => {
-  test('the static secondary address is in the VMI status, reported by the guest agent', async ({ lab }) => {
-    await capability('Secondary networks', 'IP addresses', '8.12.2.2');
-    const st = await waitForStatusIp(lab.kube, scope.namespace, 's', 'static', STATIC);
+capability('8.12.2 Viewing IP addresses of virtual machines', { ...IP_CAP, section: '8.12.2.2' }, () => {
+  test.beforeEach(({ lab }) => skipUnlessOvn(lab));
+
+  test('the static secondary address is in the VMI status, reported by the guest agent', async ({ lab, ipc: { scope, s } }) => {
+    const st = await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, AGENT_MS);
     expect(st.interfaceName).toBe('eth1');
     expect(bare(st.ipAddress ?? '')).toBe(STATIC);
     expect(st.infoSource ?? '', 'the address comes from the guest agent').toContain('guest-agent');
   });
 
-  test('status.interfaces has the shape `oc describe vmi` shows: interface name, IP address(es), MAC, name', async ({ lab }) => {
-    await capability('Secondary networks', 'IP addresses', '8.12.2.2');
-    await waitForStatusIp(lab.kube, scope.namespace, 's', 'static', STATIC);
-    const ifaces = await vmiInterfaces(lab.kube, scope.namespace, 's');
+  test('status.interfaces has the shape `oc describe vmi` shows: interface name, IP address(es), MAC, name', async ({ lab, ipc: { scope, s } }) => {
+    await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, AGENT_MS);
+    const ifaces = await s.interfaces();
     await test.info().attach('oc describe vmi s (Interfaces)', { body: describe(ifaces), contentType: 'text/plain' });
     expect(ifaces.map((i) => i.name)).toEqual(['default', 'static', 'dyn']);
     for (const i of ifaces) {
@@ -119,14 +128,15 @@ test.describe('8.12.2 Viewing IP addresses of virtual machines', () => {
     expect(ifaces[0].ipAddress, 'the pod interface has an address').toBeTruthy();
   });
 
-  test('without the guest agent the VMI status shows no secondary IP addresses', async ({ lab }) => {
-    await capability('Secondary networks', 'IP addresses', '8.12.2.2');
-    test.skip(!g, 'the profile names no guest image without the QEMU guest agent (secondary.noGuestAgentImage)');
-    expect(await (g as LabVm).guest.execOk('ip -4 -o addr show eth1'), 'the guest itself has the address').toContain('10.203.0.15/24');
-    await new Promise((r) => setTimeout(r, 1500));
-    const ifaces = await vmiInterfaces(lab.kube, scope.namespace, 'g');
+  test('without the guest agent the VMI status shows no secondary IP addresses', details({ requires: [requires.profile('secondary.noGuestAgentImage', 'a guest image without the QEMU guest agent')] }), async ({ lab, ipc: { scope, s, g } }) => {
+    const noAgent = g as LabVm;
+    expect(await noAgent.os.addresses('eth1', 4), 'the guest itself has the address').toContain(`${STATIC_NO_AGENT}/24`);
+    // Control: `s`, booted with it, has had its agent report by now; `g` has nothing that could.
+    await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, AGENT_MS);
+    const ifaces = await noAgent.interfaces();
     const sec = ifaces.find((i) => i.name === 'static');
     expect(sec, 'the secondary interface is listed').toBeTruthy();
+    expect(sec?.infoSource ?? '', 'from the domain, not from a guest agent').not.toContain('guest-agent');
     expect(sec?.ipAddresses ?? [], 'with no addresses').toEqual([]);
     expect(ifaces.find((i) => i.name === 'default')?.ipAddress, 'the pod interface needs no guest agent').toBeTruthy();
   });

@@ -1,42 +1,36 @@
-// The SR-IOV suite, run as a user runs it, turns red under "vf-not-moved" at the tests that check
-// the guest's VF, and stays green where the fault does not reach (policy, NAD, scheduling).
-import { resolve } from 'node:path';
-import { expect, test } from '@playwright/test';
-import { SimAdmin } from '../../src/sim/admin-client.ts';
-import { startSim, type SimHandle } from '../../src/sim/up.ts';
-import { find, runSuites } from './suite-runner.ts';
+// The SR-IOV suite, run as a user runs it, under each fault that reaches it: the exact set of
+// checks that must go red. Policy, NAD and scheduling checks carry no VM traffic, so they stay green.
+import { faultMatrix } from './matrix.ts';
 
-test.describe.configure({ mode: 'serial', timeout: 300_000 });
+const VF = 'a VM with an sriov interface gets a VF';
+const CROSS = 'reaches a VM on another node over the SR-IOV network';
+const SPOOF = 'spoofChk "on"';
+const LATENCY = 'ICMP latency guest to guest over VFs';
+const THROUGHPUT = 'TCP throughput guest to guest over VFs';
+const TRAFFIC = [CROSS, SPOOF, LATENCY, THROUGHPUT];
+const NO_TRAFFIC = { [CROSS]: /sriov-a → sriov-b .* must answer/, [LATENCY]: /ICMP loss SR-IOV cross-node = 100 %/, [THROUGHPUT]: /iperf3: unable to connect/ };
 
-let sim: SimHandle;
-const SUITE = ['suites/sriov.spec.ts'];
-
-test.beforeAll(async () => {
-  sim = await startSim({ kubeconfig: resolve('test-results', 'sim-faults-sriov', 'kubeconfig') });
-});
-
-test.afterAll(async () => {
-  await sim?.stop();
-});
-
-test('the SR-IOV suite passes on the healthy sim', async () => {
-  const { code, outcomes } = await runSuites('sriov-healthy', SUITE, sim.kubeconfig, 'sim');
-  expect(outcomes.filter((o) => o.status !== 'passed').map((o) => `${o.title}: ${o.status} ${o.message}`)).toEqual([]);
-  expect(code).toBe(0);
-});
-
-test('"vf-not-moved" fails the VF and connectivity checks; policy, NAD and exhaustion stay green', async () => {
-  const admin = new SimAdmin(sim.stateDir);
-  await admin.inject('vf-not-moved');
-  try {
-    const { code, outcomes } = await runSuites('sriov-vf-not-moved', SUITE, sim.kubeconfig, 'sim');
-    expect(code).not.toBe(0);
-    const vf = find(outcomes, 'a VM with an sriov interface gets a VF');
-    expect(vf.status).toBe('failed');
-    expect(vf.message).toMatch(/a NIC with MAC/);
-    expect(find(outcomes, 'reaches a VM on another node over the SR-IOV network').status).toBe('failed');
-    for (const ok of ['the node policy is applied', 'creates a NetworkAttachmentDefinition', 'VF exhaustion']) expect(find(outcomes, ok).status, ok).toBe('passed');
-  } finally {
-    await admin.clear('vf-not-moved');
-  }
+faultMatrix({
+  suites: ['suites/sriov.spec.ts'],
+  cases: [
+    {
+      // The fault acts on VMs started while it is set: this case boots its own.
+      fault: 'vf-not-moved', fresh: true,
+      title: '"vf-not-moved" fails the VF and every traffic check; policy, NAD and exhaustion stay green',
+      fail: [VF, ...TRAFFIC],
+      messages: { ...NO_TRAFFIC, [VF]: /a NIC with MAC .* \(the VF\)/, [SPOOF]: /a NIC with MAC .* \(the VF\)/ },
+    },
+    {
+      fault: 'pod-network-loss', spec: { percent: 100 },
+      title: '"pod-network-loss 100%" fails every check with VF traffic; the guest still has its VF',
+      fail: TRAFFIC,
+      messages: { ...NO_TRAFFIC, [SPOOF]: /inconclusive: control sriov-a → sriov-b .* is down/ },
+    },
+    {
+      // The VFs meet on the machine network's switch: the pod network's overlay is not on their path.
+      fault: 'overlay-drop',
+      title: '"overlay-drop" leaves the SR-IOV suite green: VF traffic does not cross the pod-network overlay',
+      fail: [],
+    },
+  ],
 });

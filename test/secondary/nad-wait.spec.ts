@@ -6,9 +6,8 @@
 import { expect, test } from '@playwright/test';
 import type { KObject } from '../../src/kube/client.ts';
 import { addSecondaryNics, bridgeNad, type Condition, conditionsOf, linuxBridgeNncp, waitForStatusIp, waitNncp } from '../../src/fixtures/secondary.ts';
-import { masqueradeVm } from '../../src/kube/vm.ts';
 import { DataPlaneSim } from '../sim/helpers.ts';
-import { policy, sriovNetwork, withSriov } from '../sriov/helpers.ts';
+import { policy, sriovNetwork, sriovVm } from '../sriov/helpers.ts';
 
 test.describe.configure({ mode: 'serial', timeout: 150_000 });
 
@@ -100,7 +99,7 @@ test('a VM whose bridge no node has yet is Unschedulable (Scheduling, ErrorUnsch
 
 test('an SR-IOV VM created first waits for the operator\'s NAD (FailedCreate), then for VFs (Unschedulable), then runs with the VF', async () => {
   const mac = '02:aa:00:00:01:01';
-  await sim.kube.create(masqueradeVm({ name: 'vf', namespace: NS, sshKeySecret: 'ssh-key', customize: withSriov('late-vf', { mac, cidr: '10.56.218.10/24' }) }));
+  await sim.scope.create(sriovVm('vf', 'late-vf', { mac, cidr: '10.56.218.10/24' }), { wait: 'none' });
   const sync = await waitVmi('vf', 'Synchronized condition', (s) => s.conditions?.find((c) => c.type === 'Synchronized'));
   expect(sync.message).toBe('failed to render launch manifest: failed to locate network attachment definition selftest/late-vf');
 

@@ -1,7 +1,7 @@
 // Shared set-up for the SR-IOV self-tests: a data-plane sim, and the objects §8.6 has users write.
 import { spawn } from 'node:child_process';
 import type { KObject } from '../../src/kube/client.ts';
-import { templateSpec } from '../../src/kube/vm.ts';
+import { sriovNet, vm, type VmSpec } from '../../src/kube/vm-spec.ts';
 import type { DataPlaneSim } from '../sim/helpers.ts';
 
 export const OPERATOR_NS = 'openshift-sriov-network-operator';
@@ -45,19 +45,13 @@ export async function allocatable(sim: DataPlaneSim, node: string, resource: str
   return Number((n?.status as { allocatable?: Record<string, string> })?.allocatable?.[resource] ?? 0);
 }
 
-/** `customize` for a VM: `count` SR-IOV interfaces on `nad`, the first with `mac` and `cidr` (static, via networkData). */
-export function withSriov(nad: string, opts: { mac?: string; cidr?: string; count?: number } = {}): (vm: KObject) => void {
-  return (vm) => {
-    const t = templateSpec(vm);
-    for (let i = 0; i < (opts.count ?? 1); i++) {
-      t.domain.devices.interfaces.push({ name: `sriov${i}`, sriov: {}, ...(i === 0 && opts.mac ? { macAddress: opts.mac } : {}) });
-      t.networks.push({ name: `sriov${i}`, multus: { networkName: nad } });
-    }
-    if (opts.cidr && opts.mac) {
-      const ci = t.volumes.find((v) => v.name === 'cloudinitdisk')?.cloudInitNoCloud as Record<string, unknown>;
-      ci.networkData = `version: 2\nethernets:\n  eth0:\n    dhcp4: true\n  sriov:\n    match:\n      macaddress: "${opts.mac}"\n    addresses: [ ${opts.cidr} ]\n`;
-    }
-  };
+/** A VM with `count` SR-IOV interfaces on `nad` (the first with `mac` and a static `cidr`), pinned to `node` when given. */
+export function sriovVm(name: string, nad: string, o: { node?: string; mac?: string; cidr?: string; count?: number } = {}): VmSpec {
+  const spec = vm(name);
+  if (o.node) spec.placement({ node: o.node });
+  spec.nic('sriov0', sriovNet(nad), { ...(o.mac ? { mac: o.mac } : {}), ...(o.cidr ? { addresses: [o.cidr] } : {}) });
+  for (let i = 1; i < (o.count ?? 1); i++) spec.nic(`sriov${i}`, sriovNet(nad));
+  return spec;
 }
 
 /** kubectl against a data-plane sim (asynchronous: never block the event loop). */
