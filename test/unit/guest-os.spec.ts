@@ -16,16 +16,20 @@ test('shellLine round-trips arbitrary words through a real sh', async () => {
   expect(r.stdout.split('\0').slice(0, -1)).toEqual(words);
 });
 
-test('root: sudo -n for a non-root login (asked once), nothing for root', async () => {
-  const user = new FakeExec((c) => (c === 'id -u' ? '1000\n' : ''));
+test('root: sudo -n for a non-root login with sudo (asked once), nothing for root or where sudo is absent', async () => {
+  const ASK = 'id -u; command -v sudo';
+  const user = new FakeExec((c) => (c === ASK ? '1000\n/usr/bin/sudo\n' : ''));
   const os = new GuestOs(user);
   await os.run(['nft', 'list', 'ruleset'], { root: true });
   await os.run(['ip', 'link', 'set', 'dev', 'eth0', 'address', '02:00:00:00:00:01'], { root: true });
   await os.run(['ip', 'addr']);
-  expect(user.commands).toEqual(['id -u', 'sudo -n nft list ruleset', 'sudo -n ip link set dev eth0 address 02:00:00:00:00:01', 'ip addr']);
-  const root = new FakeExec((c) => (c === 'id -u' ? '0\n' : ''));
+  expect(user.commands).toEqual([ASK, 'sudo -n nft list ruleset', 'sudo -n ip link set dev eth0 address 02:00:00:00:00:01', 'ip addr']);
+  const root = new FakeExec((c) => (c === ASK ? '0\n/usr/bin/sudo\n' : ''));
   await new GuestOs(root).run(['nft', 'list', 'ruleset'], { root: true });
-  expect(root.commands).toEqual(['id -u', 'nft list ruleset']);
+  expect(root.commands).toEqual([ASK, 'nft list ruleset']);
+  const noSudo = new FakeExec((c) => (c === ASK ? '1000\n' : ''));
+  await new GuestOs(noSudo).run(['nft', 'list', 'ruleset'], { root: true });
+  expect(noSudo.commands).toEqual([ASK, 'nft list ruleset']);
 });
 
 test('runOk names the argv, exit code and stderr', async () => {
