@@ -39,6 +39,11 @@ export class Kube {
     return (await this.objects.patch(obj, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)) as T;
   }
 
+  /** PUT: `obj` carries metadata.resourceVersion, so a concurrent change fails with 409 instead of being lost. */
+  async replace<T extends KObject>(obj: T): Promise<T> {
+    return (await this.objects.replace(obj)) as T;
+  }
+
   /** JSON merge patch (RFC 7386): `obj` names the object and carries only the fields to change. */
   async mergePatch<T extends KObject>(obj: KObject, fieldManager = 'kvnet'): Promise<T> {
     return (await this.objects.patch(obj, undefined, undefined, fieldManager, undefined, PatchStrategy.MergePatch)) as T;

@@ -13,15 +13,20 @@ export interface ClusterFacts {
   /** OpenShift's Network config `status.clusterNetworkMTU`, when published. */
   clusterNetworkMTU?: number;
   networkType?: string;
+  /** Extended resources (e.g. openshift.io/<sriov>) some schedulable node has allocatable > 0 of. */
+  nodeResources: string[];
+  /** Every namespace, when the credentials may list them. */
+  namespaces?: string[];
 }
 
 interface NodeStatus { conditions?: { type: string; status: string }[] }
 
 export async function discover(kube: Kube): Promise<ClusterFacts> {
-  const [version, groupList, nodes] = await Promise.all([
+  const [version, groupList, nodes, namespaces] = await Promise.all([
     kube.kc.makeApiClient(VersionApi).getCode(),
     kube.kc.makeApiClient(ApisApi).getAPIVersions(),
     kube.list<KObject>('v1', 'Node'),
+    kube.list<KObject>('v1', 'Namespace').then((l) => l.map((n) => n.metadata?.name as string).sort(), () => undefined),
   ]);
   const groups = groupList.groups.map((g) => g.name);
   const schedulableNodes = nodes
@@ -29,6 +34,11 @@ export async function discover(kube: Kube): Promise<ClusterFacts> {
     .filter((n) => !(n.spec as { unschedulable?: boolean })?.unschedulable && n.metadata?.labels?.['kubevirt.io/schedulable'] !== 'false')
     .map((n) => n.metadata?.name as string)
     .sort();
+  const nodeResources = [...new Set(nodes
+    .filter((n) => schedulableNodes.includes(n.metadata?.name as string))
+    .flatMap((n) => Object.entries((n.status as { allocatable?: Record<string, string> } | undefined)?.allocatable ?? {}))
+    .filter(([, q]) => q !== '0' && q !== '')
+    .map(([r]) => r))].sort();
   let kubevirtVersion: string | undefined;
   if (groups.includes('kubevirt.io')) {
     const kvs = await kube.list<KObject>('kubevirt.io/v1', 'KubeVirt').catch(() => []);
@@ -44,5 +54,5 @@ export async function discover(kube: Kube): Promise<ClusterFacts> {
     networkType = st?.networkType;
     dualStack ||= (st?.clusterNetwork ?? []).some((c) => c.cidr.includes(':'));
   }
-  return { kubernetesVersion: version.gitVersion, kubevirtVersion, groups, schedulableNodes, dualStack, clusterNetworkMTU, networkType };
+  return { kubernetesVersion: version.gitVersion, kubevirtVersion, groups, schedulableNodes, dualStack, clusterNetworkMTU, networkType, nodeResources, namespaces };
 }

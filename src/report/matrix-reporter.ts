@@ -83,13 +83,14 @@ function isMetric(v: unknown): v is MetricRecord {
 }
 
 /** Labels set through allure-js-commons travel as runtime-message attachments; static ones as annotations. */
-function allureLabels(test: TestCase, result: TestResult): Map<string, string> {
+function allureLabels(test: TestCase, result: TestResult | undefined): Map<string, string> {
   const labels = new Map<string, string>();
-  for (const a of [...test.annotations, ...(result.annotations ?? [])]) {
+  // Static annotations (capability() describes) come first, outer to inner; a runtime label wins.
+  for (const a of [...test.annotations, ...(result?.annotations ?? [])]) {
     const m = /^@?allure\.label\.(\w+)$/.exec(a.type);
     if (m && a.description) labels.set(m[1], a.description);
   }
-  for (const a of result.attachments) {
+  for (const a of result?.attachments ?? []) {
     if (a.contentType !== ALLURE_MESSAGE) continue;
     const body = attachmentBody(a);
     if (!body) continue;
@@ -130,7 +131,7 @@ export function buildMatrix(entries: Array<{ test: TestCase; result?: TestResult
   const byCap = new Map<string, MatrixCapability>();
   const totals: Record<CheckStatus, number> = { passed: 0, failed: 0, flaky: 0, skipped: 0, notrun: 0 };
   for (const { test, result } of entries) {
-    const labels = result ? allureLabels(test, result) : new Map<string, string>();
+    const labels = allureLabels(test, result);
     const file = relative(rootDir, test.location.file) || test.location.file;
     const capability = labels.get('feature') ?? specCapability(test.location.file);
     const annotations = [...test.annotations, ...(result?.annotations ?? [])];

@@ -1,0 +1,107 @@
+// Fault matrices: one sim per file, a healthy baseline, then one nested suite run per fault that
+// must fail EXACTLY the listed tests. Nested runs share a run id, SSH key and kept scopes, so each
+// run adopts the VMs the previous one booted (a fault run costs about one boot, not a topology).
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { generateKeyPair, writeKeyPair } from '../../src/guest/keys.ts';
+import { Kube } from '../../src/kube/client.ts';
+import { cleanupRun, KEEP_RUN_ENV, KEEP_SCOPES_ENV, SSH_KEY_ENV } from '../../src/fixtures/lab.ts';
+import { SimAdmin } from '../../src/sim/admin-client.ts';
+import type { FaultName, FaultSpec } from '../../src/sim/faults.ts';
+import { startSim, type SimHandle, type StartSimOptions } from '../../src/sim/up.ts';
+import { runSuites, type Outcome } from './suite-runner.ts';
+
+export interface FaultCase {
+  fault: string;
+  spec?: Record<string, unknown>;
+  title?: string;
+  /** The exact set of failing tests: each a unique substring of a full test title. */
+  fail: string[];
+  /** Failing-test substring → pattern its error message must match. */
+  messages?: Record<string, RegExp>;
+}
+
+const FAILED: ReadonlySet<Outcome['status']> = new Set(['failed', 'timedOut', 'interrupted']);
+
+/** The one outcome `part` names; throws when none or several match (the matrix would be ambiguous). */
+export function resolveEntry(outcomes: Outcome[], part: string): Outcome {
+  const hits = outcomes.filter((o) => o.title.includes(part));
+  if (hits.length === 1) return hits[0];
+  if (hits.length === 0) throw new Error(`fault matrix: no test title contains "${part}"; titles: ${outcomes.map((o) => o.title).join(' | ')}`);
+  throw new Error(`fault matrix: "${part}" is not unique, it matches: ${hits.map((o) => o.title).join(' | ')}`);
+}
+
+/** Differences between the failed set and the expected one, as readable lines (empty = exact match). */
+export function failedSetDiff(outcomes: Outcome[], c: Pick<FaultCase, 'fail' | 'messages'>): string[] {
+  const expected = new Map(c.fail.map((part) => [part, resolveEntry(outcomes, part)]));
+  const expectedTitles = new Set([...expected.values()].map((o) => o.title));
+  const lines: string[] = [];
+  for (const [part, o] of expected) {
+    if (!FAILED.has(o.status)) lines.push(`missing failure: "${part}" → ${o.title} was ${o.status}`);
+  }
+  for (const o of outcomes) {
+    if (FAILED.has(o.status) && !expectedTitles.has(o.title)) lines.push(`unexpected failure: ${o.title}: ${firstLines(o.message)}`);
+  }
+  for (const [part, re] of Object.entries(c.messages ?? {})) {
+    const o = resolveEntry(outcomes, part);
+    if (FAILED.has(o.status) && !re.test(o.message)) lines.push(`wrong message: "${part}" → ${o.title}: expected ${re}, got: ${firstLines(o.message)}`);
+  }
+  return lines;
+}
+
+function firstLines(m: string): string {
+  return m.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' · ') || '(no message)';
+}
+
+function defaultTitle(c: FaultCase): string {
+  const spec = c.spec && Object.keys(c.spec).length ? ` ${JSON.stringify(c.spec)}` : '';
+  return c.fail.length ? `"${c.fault}"${spec} fails exactly: ${c.fail.join(' | ')}` : `"${c.fault}"${spec} fails nothing`;
+}
+
+export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string }): void {
+  test.describe.configure({ mode: 'serial', timeout: 900_000 });
+  const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
+  const dir = resolve('test-results', 'fault-matrix', id);
+  const runId = `matrix-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${Date.now().toString(36)}`;
+  let sim: SimHandle | undefined;
+  let env: Record<string, string> = {};
+
+  test.beforeAll(async () => {
+    test.setTimeout(300_000);
+    sim = await startSim({ settings: { mtu: 9000, ...o.sim }, kubeconfig: resolve(dir, 'kubeconfig') });
+    const keys = writeKeyPair(resolve(dir, 'keys'), generateKeyPair(`kvnet-${runId}`));
+    env = { KVNET_RUN_ID: runId, [SSH_KEY_ENV]: keys.privateKeyPath, [KEEP_SCOPES_ENV]: '1', [KEEP_RUN_ENV]: '1' };
+  });
+
+  test.afterAll(async () => {
+    if (sim) await cleanupRun(Kube.fromFile(sim.kubeconfig), runId).catch(() => undefined);
+    await sim?.stop();
+    rmSync(resolve(dir, 'keys'), { recursive: true, force: true });
+  });
+
+  const args = o.grep ? ['--grep', o.grep] : [];
+  const run = (name: string) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', env, args);
+
+  test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
+    const { code, outcomes } = await run('healthy');
+    expect(outcomes.filter((x) => FAILED.has(x.status)).map((x) => `${x.title}: ${firstLines(x.message)}`)).toEqual([]);
+    expect(outcomes.length, 'the suites declare tests').toBeGreaterThan(0);
+    expect(code).toBe(0);
+  });
+
+  for (const c of o.cases) {
+    test(c.title ?? defaultTitle(c), async () => {
+      const admin = new SimAdmin((sim as SimHandle).stateDir);
+      await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
+      let outcomes: Outcome[];
+      try {
+        ({ outcomes } = await run(c.fault));
+      } finally {
+        await admin.clear(c.fault as FaultName);
+      }
+      const diff = failedSetDiff(outcomes, c);
+      expect(diff, `under "${c.fault}" the failed set differs from the expected one:\n${diff.join('\n')}`).toEqual([]);
+    });
+  }
+}
