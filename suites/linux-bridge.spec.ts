@@ -9,7 +9,7 @@ import {
 import type { KObject } from '../src/kube/client.ts';
 import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
 import { fromForeignMac } from './foreign-mac.ts';
-import { measuredLink } from './measured-link.ts';
+import { measuredLink, type MeasuredLink } from './measured-link.ts';
 
 const BRIDGE = 'kvbr-lb';
 const EPIC = 'Secondary networks';
@@ -35,7 +35,8 @@ interface LinuxBridge {
   vms(): Vms;
 }
 
-const test = base.extend<{}, { lb: LinuxBridge }>({
+const test = base.extend<{ link: MeasuredLink }, { lb: LinuxBridge }>({
+  link: async ({ lb }, use) => use({ client: lb.vms().a, server: lb.vms().b, serverAddr: '10.201.0.2' }),
   lb: [async ({ lab }, use) => {
     const scope = await lab.scope('linux-bridge');
     const nncp = `kvnet-lb-${scope.namespace.slice(-5)}`;
@@ -135,5 +136,4 @@ capability('8.5.2 MAC spoof check on a Linux bridge NAD', { epic: EPIC, feature:
 measuredLink(test, {
   title: 'Measured on the Linux bridge network', feature: 'Linux bridge', section: '8.5.3', requires: NEEDS,
   over: 'over the bridge', key: 'linux-bridge',
-  link: ({ lb }) => ({ client: lb.vms().a, server: lb.vms().b, serverAddr: '10.201.0.2' }),
 });

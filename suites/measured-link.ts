@@ -14,7 +14,7 @@ export interface MeasuredLink {
   serverAddr: string;
 }
 
-export interface MeasuredLinkOptions<F> {
+export interface MeasuredLinkOptions {
   /** The describe title, e.g. 'Measured on the Linux bridge network'. */
   title: string;
   feature: string;
@@ -24,26 +24,26 @@ export interface MeasuredLinkOptions<F> {
   over: string;
   /** Names the attachments and metrics (icmp-<key>, "ICMP p99 RTT <key>"). */
   key: string;
-  /** The two guests and the address, from the spec's topology fixture. */
-  link: (fixtures: F) => Promise<MeasuredLink> | MeasuredLink;
   /** More declarations inside the describe, e.g. a requirement hook. */
   inside?: () => void;
 }
 
-/** Declares the two measured tests in a capability describe of their own. */
-export function measuredLink<T extends object, W extends { lab: Lab }>(t: TestType<T, W>, o: MeasuredLinkOptions<T & W>): void {
+/**
+ * Declares the two measured tests in a capability describe of their own. The spec's test provides
+ * the link as a `link` fixture (from its topology), since Playwright reads fixture names from the
+ * test function's parameter.
+ */
+export function measuredLink<T extends { link: MeasuredLink }, W extends { lab: Lab }>(t: TestType<T, W>, o: MeasuredLinkOptions): void {
   const name = { key: o.key, label: o.key };
   const crossNode = details({ requires: [requires.nodes(2)], params: { placement: 'cross-node', family: 'IPv4' } });
   capability(o.title, { epic: 'Secondary networks', feature: o.feature, section: o.section, requires: o.requires }, () => {
     o.inside?.();
-    t(`ICMP latency guest to guest ${o.over}, cross-node`, crossNode, async (f) => {
-      const { client, serverAddr } = await o.link(f);
-      await measureLatency(f.lab.profile, client.guest, serverAddr, name, f.lab.profile.thresholds.secondary);
+    t(`ICMP latency guest to guest ${o.over}, cross-node`, crossNode, async ({ lab, link }) => {
+      await measureLatency(lab.profile, link.client.guest, link.serverAddr, name, lab.profile.thresholds.secondary);
     });
 
-    t(`TCP throughput guest to guest ${o.over}, cross-node`, crossNode, async (f) => {
-      const { client, server, serverAddr } = await o.link(f);
-      await measureThroughput(f.lab.profile, client.guest, server.guest, serverAddr, IPERF_PORT, name, f.lab.profile.thresholds.secondary);
+    t(`TCP throughput guest to guest ${o.over}, cross-node`, crossNode, async ({ lab, link }) => {
+      await measureThroughput(lab.profile, link.client.guest, link.server.guest, link.serverAddr, IPERF_PORT, name, lab.profile.thresholds.secondary);
     });
   });
 }

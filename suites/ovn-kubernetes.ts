@@ -5,8 +5,8 @@ import type { Lab } from '../src/fixtures/lab.ts';
 
 /** Skips the enclosing describe's tests where the cluster network is published and is not OVN-Kubernetes. */
 export function requireOvnKubernetes<T extends object, W extends { lab: Lab }>(t: TestType<T, W>): void {
-  t.beforeEach(async (f) => {
-    const type = (await f.lab.facts()).networkType;
+  t.beforeEach(async ({ lab }) => {
+    const type = (await lab.facts()).networkType;
     t.skip(!!type && type !== 'OVNKubernetes', `the cluster network is ${type}, not OVN-Kubernetes`);
   });
 }

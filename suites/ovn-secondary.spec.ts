@@ -9,7 +9,7 @@ import type { KObject } from '../src/kube/client.ts';
 import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
 import { pathMtu, startTcpResponder } from '../src/probes/index.ts';
 import { expectBlockedSoon } from './eventually-blocked.ts';
-import { measuredLink } from './measured-link.ts';
+import { measuredLink, type MeasuredLink } from './measured-link.ts';
 import { requireOvnKubernetes } from './ovn-kubernetes.ts';
 
 const MTU = 1300;
@@ -37,7 +37,8 @@ interface Localnet {
   vm(): LabVm;
 }
 
-const test = base.extend<{}, { l2: Layer2; ln: Localnet }>({
+const test = base.extend<{ link: MeasuredLink }, { l2: Layer2; ln: Localnet }>({
+  link: async ({ l2 }, use) => use({ client: l2.x, server: l2.y, serverAddr: '10.202.0.2' }),
   l2: [async ({ lab }, use) => {
     const [scope, other] = await Promise.all([lab.scope('ovn-secondary'), lab.scope('ovn-secondary-peer')]);
     // The network name is cluster-wide: one per scope, shared by both namespaces' NADs.
@@ -182,5 +183,4 @@ capability('8.8 MultiNetworkPolicy on an OVN-Kubernetes secondary network', { ep
 measuredLink(test, {
   title: 'Measured on the OVN-Kubernetes layer2 network', feature: 'OVN-Kubernetes layer2', section: '8.8.1.1', requires: NEEDS,
   over: 'over layer2', key: 'ovn-layer2', inside: () => requireOvnKubernetes(test),
-  link: ({ l2 }) => ({ client: l2.x, server: l2.y, serverAddr: y.host }),
 });

@@ -35,8 +35,10 @@ export class GuestOs {
 
   private async needsSudo(): Promise<boolean> {
     if (this.sudo === undefined) {
-      const r = await this.exec.exec('id -u', { timeoutMs: 15_000 });
-      this.sudo = r.stdout.trim() !== '0';
+      // Not root and sudo present (cloud images); a guest without sudo (the sim's) runs as it is.
+      const r = await this.exec.exec('id -u; command -v sudo', { timeoutMs: 15_000 });
+      const [uid, sudo] = r.stdout.trim().split('\n');
+      this.sudo = uid.trim() !== '0' && !!sudo?.trim();
     }
     return this.sudo;
   }
