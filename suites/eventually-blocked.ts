@@ -5,7 +5,7 @@ import { expectBlocked, type PathProbe } from '../src/fixtures/paths.ts';
 const POLL_GAP_MS = 250;
 
 /** Polls `probe` until it stops answering or `timeoutMs` passes; true when it stopped. */
-export async function untilBlocked(probe: PathProbe, timeoutMs = 15_000): Promise<boolean> {
+export async function untilBlocked(probe: PathProbe, timeoutMs = 10_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!(await probe.run()).ok) return true;

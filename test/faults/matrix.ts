@@ -1,6 +1,7 @@
 // Fault matrices: one sim per file, a healthy baseline, then one nested suite run per fault that
 // must fail EXACTLY the listed tests. Nested runs share a run id, SSH key and kept scopes, so each
 // run adopts the VMs the previous one booted (a fault run costs about one boot, not a topology).
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -62,7 +63,8 @@ function defaultTitle(c: FaultCase): string {
 export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string }): void {
   test.describe.configure({ mode: 'serial', timeout: 900_000 });
   const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
-  const dir = resolve('test-results', 'fault-matrix', id);
+  // Short: the sim's unix sockets live below it, and a socket path has at most 107 bytes.
+  const dir = resolve('test-results', 'fault-matrix', createHash('sha1').update(id).digest('hex').slice(0, 8));
   const runId = `matrix-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${Date.now().toString(36)}`;
   let sim: SimHandle | undefined;
   let env: Record<string, string> = {};
