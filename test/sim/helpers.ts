@@ -5,7 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { Guest } from '../../src/guest/guest.ts';
 import { generateKeyPair, type SshKeyPair } from '../../src/guest/keys.ts';
 import { Kube, type KObject } from '../../src/kube/client.ts';
-import { masqueradeVm, sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
+import { sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
+import { Lab, Scope } from '../../src/fixtures/lab.ts';
+import { defaultProfile } from '../../src/fixtures/profile.ts';
 import type { SimSettings } from '../../src/sim/cluster.ts';
 import { startSim, type SimHandle } from '../../src/sim/up.ts';
 
@@ -25,7 +27,11 @@ export interface TestVm {
 
 export class DataPlaneSim {
   readonly guests: Guest[] = [];
-  private constructor(readonly sim: SimHandle, readonly kube: Kube, readonly keys: SshKeyPair, readonly namespace: string) {}
+  /** The harness's own VM code (src/fixtures/lab.ts) on this sim's namespace and key Secret. */
+  readonly scope: Scope;
+  private constructor(readonly sim: SimHandle, readonly kube: Kube, readonly keys: SshKeyPair, readonly namespace: string) {
+    this.scope = new Scope(new Lab(kube, defaultProfile('sim'), keys, 'selftest', 'sim'), namespace, 'ssh-key');
+  }
 
   static async start(id: string, settings: Partial<SimSettings> = {}, namespace = 'selftest'): Promise<DataPlaneSim> {
     const sim = await startSim({ settings, kubeconfig: resolve('test-results', `sim-${id}`, 'kubeconfig') });
@@ -36,9 +42,11 @@ export class DataPlaneSim {
     return new DataPlaneSim(sim, kube, keys, namespace);
   }
 
-  /** Creates the VM, waits for its VMI to run, and logs in. */
-  vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
-    return this.vmFrom(masqueradeVm({ ...o, namespace: this.namespace, sshKeySecret: 'ssh-key' }));
+  /** Creates the VM, waits for its VMI to run, and logs in (the lab's Scope.vm). */
+  async vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
+    const v = await this.scope.vm(o);
+    this.guests.push(v.guest);
+    return { name: v.name, guest: v.guest, node: v.node, podIPv4: v.podIPv4 as string, podIPv6: v.podIPv6 };
   }
 
   /** As vm(), for a manifest built elsewhere (any namespace that has the `ssh-key` Secret, see secret()). */
