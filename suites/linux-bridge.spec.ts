@@ -3,13 +3,12 @@ import { test as base, expect } from '../src/fixtures/test.ts';
 import { capability, details, requires } from '../src/fixtures/capability.ts';
 import { RUN_LABEL, type LabVm } from '../src/fixtures/lab.ts';
 import { expectBlocked, expectReachable, icmpPath, tcpPath } from '../src/fixtures/paths.ts';
-import {
-  bridgeNad, conditionsOf, linuxBridgeNncp, NAD_API, NNCP_API, removeNncp, waitNncp, type Condition,
-} from '../src/fixtures/secondary.ts';
+import { bridgeNad, conditionsOf, linuxBridgeNncp, NAD_API, NNCP_API } from '../src/fixtures/secondary.ts';
 import type { KObject } from '../src/kube/client.ts';
 import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
 import { fromForeignMac } from './foreign-mac.ts';
 import { measuredLink, type MeasuredLink } from './measured-link.ts';
+import { onNncp, releaseNncp, type NncpGated } from './nncp-gate.ts';
 
 const BRIDGE = 'kvbr-lb';
 const EPIC = 'Secondary networks';
@@ -28,28 +27,24 @@ interface Vms {
 }
 
 interface LinuxBridge {
-  nncp: string;
-  conditions: Condition[];
   namespace: string;
-  /** The VMs; a failure (not a skip) when the NNCP never became Available. */
-  vms(): Vms;
+  /** The bridge NNCP and the VMs built on it. */
+  nncp: NncpGated<Vms>;
 }
 
 const test = base.extend<{ link: MeasuredLink }, { lb: LinuxBridge }>({
-  link: async ({ lb }, use) => use({ client: lb.vms().a, server: lb.vms().b, serverAddr: '10.201.0.2' }),
+  link: async ({ lb }, use) => use({ client: lb.nncp.get().a, server: lb.nncp.get().b, serverAddr: '10.201.0.2' }),
   lb: [async ({ lab }, use) => {
     const scope = await lab.scope('linux-bridge');
-    const nncp = `kvnet-lb-${scope.namespace.slice(-5)}`;
-    await lab.kube.apply(linuxBridgeNncp(nncp, BRIDGE, lab.profile.secondary.bridgePort, { [RUN_LABEL]: lab.runId }));
+    const ns = scope.namespace;
     await Promise.all([
-      scope.apply(bridgeNad(scope.namespace, 'lb-net', BRIDGE)),
-      scope.apply(bridgeNad(scope.namespace, 'lb-v100', BRIDGE, { vlan: 100 })),
-      scope.apply(bridgeNad(scope.namespace, 'lb-v200', BRIDGE, { vlan: 200 })),
-      scope.apply(bridgeNad(scope.namespace, 'lb-spoof', BRIDGE, { macspoofchk: true })),
+      scope.apply(bridgeNad(ns, 'lb-net', BRIDGE)),
+      scope.apply(bridgeNad(ns, 'lb-v100', BRIDGE, { vlan: 100 })),
+      scope.apply(bridgeNad(ns, 'lb-v200', BRIDGE, { vlan: 200 })),
+      scope.apply(bridgeNad(ns, 'lb-spoof', BRIDGE, { macspoofchk: true })),
     ]);
-    const conditions = await waitNncp(lab.kube, nncp);
-    let vms: Vms | undefined;
-    if (conditions.some((x) => x.type === 'Available' && x.status === 'True')) {
+    const policy = linuxBridgeNncp(`kvnet-lb-${ns.slice(-5)}`, BRIDGE, lab.profile.secondary.bridgePort, { [RUN_LABEL]: lab.runId });
+    const nncp = await onNncp(lab, policy, async (): Promise<Vms> => {
       const three = (name: string, i: number) => vm(name)
         .nic('net', bridgeNet('lb-net'), { addresses: [`10.201.0.${i}/24`] })
         .nic('v100', bridgeNet('lb-v100'), { addresses: [`10.201.1.${i}/24`] })
@@ -58,28 +53,19 @@ const test = base.extend<{ link: MeasuredLink }, { lb: LinuxBridge }>({
       // a first: the others' anti-affinity needs a's pod to be placed.
       const a = await scope.create(three('a', 1));
       const [b, c, d] = await scope.createAll([three('b', 2).placement({ awayFrom: ['a'] }), v200('c', 3), v200('d', 4)]);
-      vms = { a, b, c, d };
-    }
-    const notAvailable = `the VMs were not created: NNCP ${nncp} is not Available (${JSON.stringify(conditions)})`;
-    await use({
-      nncp, conditions, namespace: scope.namespace,
-      vms: () => {
-        if (!vms) throw new Error(notAvailable);
-        return vms;
-      },
+      return { a, b, c, d };
     });
-    await scope.dispose();
-    // A kept scope's VMs hang on this policy's bridge: it goes with the namespace (run cleanup).
-    if (!lab.keepScopes) await removeNncp(lab.kube, nncp);
+    await use({ namespace: ns, nncp });
+    await releaseNncp(lab, nncp.nncp, scope);
   }, { scope: 'worker', timeout: 1_500_000 }],
 });
 
 capability('8.5.1 Creating a Linux bridge NNCP', { epic: EPIC, feature: 'Linux bridge', section: '8.5.1', requires: NEEDS }, () => {
   test('the NNCP with a linux-bridge on a node NIC becomes Available on every node', async ({ lab, lb }) => {
-    const avail = lb.conditions.find((x) => x.type === 'Available');
-    expect(avail?.status, `NNCP ${lb.nncp} conditions: ${JSON.stringify(lb.conditions)}`).toBe('True');
+    const { nncp, conditions } = lb.nncp;
+    expect(conditions.find((x) => x.type === 'Available')?.status, `NNCP ${nncp} conditions: ${JSON.stringify(conditions)}`).toBe('True');
     const nodes = (await lab.facts()).schedulableNodes;
-    const enactments = await lab.kube.list<KObject>('nmstate.io/v1beta1', 'NodeNetworkConfigurationEnactment', undefined, `nmstate.io/policy=${lb.nncp}`);
+    const enactments = await lab.kube.list<KObject>('nmstate.io/v1beta1', 'NodeNetworkConfigurationEnactment', undefined, `nmstate.io/policy=${nncp}`);
     expect(enactments.length, 'one enactment per node').toBeGreaterThanOrEqual(nodes.length);
     for (const e of enactments) expect(conditionsOf(e).find((x) => x.type === 'Available')?.status, `${e.metadata?.name}`).toBe('True');
     const nns = await lab.kube.get<KObject>('nmstate.io/v1beta1', 'NodeNetworkState', undefined, nodes[0]);
@@ -87,7 +73,7 @@ capability('8.5.1 Creating a Linux bridge NNCP', { epic: EPIC, feature: 'Linux b
     const br = ifaces.find((i) => i.name === BRIDGE);
     expect(br?.type, `NodeNetworkState ${nodes[0]} lists ${BRIDGE}`).toBe('linux-bridge');
     expect(br?.bridge?.port?.map((p) => p.name)).toContain(lab.profile.secondary.bridgePort);
-    expect((await lab.kube.get<KObject>(NNCP_API, 'NodeNetworkConfigurationPolicy', undefined, lb.nncp))?.metadata?.name).toBe(lb.nncp);
+    expect((await lab.kube.get<KObject>(NNCP_API, 'NodeNetworkConfigurationPolicy', undefined, nncp))?.metadata?.name).toBe(nncp);
   });
 });
 
@@ -101,7 +87,7 @@ capability('8.5.2 Creating a Linux bridge NAD', { epic: EPIC, feature: 'Linux br
 
 capability('8.5.3 Configuring a VM network interface', { epic: EPIC, feature: 'Linux bridge', section: '8.5.3', requires: NEEDS }, () => {
   test('VMs on different nodes talk over the bridge network with static IPs from cloud-init', details({ params: { placement: 'cross-node' } }), async ({ lb }) => {
-    const { a, b } = lb.vms();
+    const { a, b } = lb.nncp.get();
     expect(a.node, 'a and b run on different nodes').not.toBe(b.node);
     expect(await a.os.addresses('eth1', 4), 'a eth1 has its cloud-init address').toContain('10.201.0.1/24');
     await expectReachable(icmpPath(a, { name: 'b', host: '10.201.0.2' }));
@@ -111,7 +97,7 @@ capability('8.5.3 Configuring a VM network interface', { epic: EPIC, feature: 'L
 
 capability('8.5.2 VLAN tag on a Linux bridge NAD', { epic: EPIC, feature: 'Linux bridge VLAN', section: '8.5.2', requires: NEEDS }, () => {
   test('VMs on the same VLAN talk across nodes; a different VLAN is isolated', details({ params: { placement: 'cross-node' } }), async ({ lb }) => {
-    const { a, c } = lb.vms();
+    const { a, c } = lb.nncp.get();
     const bOn100 = { name: 'b (VLAN 100)', host: '10.201.1.2' };
     // The same source NIC and destination node each time; only the VLAN differs.
     await expectBlocked(icmpPath(a, { name: 'c (VLAN 200)', host: '10.201.1.3' }, { tries: 2 }), { control: icmpPath(a, bOn100) });
@@ -121,14 +107,14 @@ capability('8.5.2 VLAN tag on a Linux bridge NAD', { epic: EPIC, feature: 'Linux
 
 capability('8.5.2 MAC spoof check on a Linux bridge NAD', { epic: EPIC, feature: 'Linux bridge MAC spoof check', section: '8.5.2', requires: NEEDS }, () => {
   test('with macspoofchk a guest that changes its MAC loses connectivity', async ({ lb }) => {
-    const { a } = lb.vms();
+    const { a } = lb.nncp.get();
     const b = { name: 'b (macspoofchk)', host: '10.201.2.2' };
     await expectBlocked(fromForeignMac(a, 'eth3', '02:00:00:de:ad:01', icmpPath(a, b, { tries: 2 })), { control: icmpPath(a, b) });
     await expectReachable(icmpPath(a, b)); // connectivity returns with the assigned MAC
   });
 
   test('without macspoofchk a guest that changes its MAC keeps connectivity', async ({ lb }) => {
-    const { a } = lb.vms();
+    const { a } = lb.nncp.get();
     await expectReachable(fromForeignMac(a, 'eth1', '02:00:00:de:ad:02', icmpPath(a, { name: 'b', host: '10.201.0.2' })));
   });
 });

@@ -4,12 +4,13 @@ import { test as base, expect } from '../src/fixtures/test.ts';
 import { capability, details, requires } from '../src/fixtures/capability.ts';
 import { RUN_LABEL, type Lab, type LabVm } from '../src/fixtures/lab.ts';
 import { expectReachable, icmpPath, tcpPath } from '../src/fixtures/paths.ts';
-import { bridgeMappingNncp, MNP_API, offsetIPv4, ovnNad, removeNncp, waitNncp, type Condition } from '../src/fixtures/secondary.ts';
+import { bridgeMappingNncp, MNP_API, offsetIPv4, ovnNad } from '../src/fixtures/secondary.ts';
 import type { KObject } from '../src/kube/client.ts';
 import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
 import { pathMtu, startTcpResponder } from '../src/probes/index.ts';
 import { expectBlockedSoon } from './eventually-blocked.ts';
 import { measuredLink, type MeasuredLink } from './measured-link.ts';
+import { onNncp, releaseNncp, type NncpGated } from './nncp-gate.ts';
 import { requireOvnKubernetes } from './ovn-kubernetes.ts';
 
 const MTU = 1300;
@@ -30,14 +31,7 @@ interface Layer2 {
   namespace: string;
 }
 
-interface Localnet {
-  nncp: string;
-  conditions: Condition[];
-  /** The localnet VM; a failure (not a skip) when the bridge-mapping NNCP never became Available. */
-  vm(): LabVm;
-}
-
-const test = base.extend<{ link: MeasuredLink }, { l2: Layer2; ln: Localnet }>({
+const test = base.extend<{ link: MeasuredLink }, { l2: Layer2; ln: NncpGated<LabVm> }>({
   link: async ({ l2 }, use) => use({ client: l2.x, server: l2.y, serverAddr: '10.202.0.2' }),
   l2: [async ({ lab }, use) => {
     const [scope, other] = await Promise.all([lab.scope('ovn-secondary'), lab.scope('ovn-secondary-peer')]);
@@ -61,25 +55,13 @@ const test = base.extend<{ link: MeasuredLink }, { l2: Layer2; ln: Localnet }>({
   ln: [async ({ lab }, use) => {
     const sec = lab.profile.secondary;
     const scope = await lab.scope('ovn-localnet');
-    const nncp = `kvnet-ln-${scope.namespace.slice(-5)}`;
-    await lab.kube.apply(bridgeMappingNncp(nncp, nncp, sec.localnetBridge, { [RUN_LABEL]: lab.runId }));
-    const conditions = await waitNncp(lab.kube, nncp);
-    let ln: LabVm | undefined;
-    if (conditions.some((c) => c.type === 'Available' && c.status === 'True')) {
-      await scope.apply(ovnNad(scope.namespace, 'localnet', { network: nncp, topology: 'localnet' }));
-      ln = await scope.create(vm('ln').nic('ln', bridgeNet('localnet'), { addresses: [`${offsetIPv4(sec.underlayVmIPv4Base, 0)}/${sec.underlayPrefix}`] }));
-    }
-    const notAvailable = `the bridge-mapping NNCP ${nncp} did not become Available: ${JSON.stringify(conditions)}`;
-    await use({
-      nncp, conditions,
-      vm: () => {
-        if (!ln) throw new Error(notAvailable);
-        return ln;
-      },
+    const localnet = `kvnet-ln-${scope.namespace.slice(-5)}`;
+    const nncp = await onNncp(lab, bridgeMappingNncp(localnet, localnet, sec.localnetBridge, { [RUN_LABEL]: lab.runId }), async () => {
+      await scope.apply(ovnNad(scope.namespace, 'localnet', { network: localnet, topology: 'localnet' }));
+      return scope.create(vm('ln').nic('ln', bridgeNet('localnet'), { addresses: [`${offsetIPv4(sec.underlayVmIPv4Base, 0)}/${sec.underlayPrefix}`] }));
     });
-    await scope.dispose();
-    // A kept scope's VMs hang on this policy's bridge: it goes with the namespace (run cleanup).
-    if (!lab.keepScopes) await removeNncp(lab.kube, nncp);
+    await use(nncp);
+    await releaseNncp(lab, localnet, scope);
   }, { scope: 'worker', timeout: 900_000 }],
 });
 
@@ -120,8 +102,8 @@ capability('8.8.1.2 Localnet topology', { epic: EPIC, feature: 'OVN-Kubernetes l
   test('a localnet network reaches a host on the physical underlay through the OVS bridge mapping', async ({ lab, ln }) => {
     const sec = lab.profile.secondary;
     const host = { name: 'the underlay host', host: sec.underlayHostIPv4 };
-    await expectReachable(icmpPath(ln.vm(), host));
-    await expectReachable(tcpPath(ln.vm(), host, sec.underlayHostPort));
+    await expectReachable(icmpPath(ln.get(), host));
+    await expectReachable(tcpPath(ln.get(), host, sec.underlayHostPort));
   });
 });
 

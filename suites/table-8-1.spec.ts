@@ -5,11 +5,12 @@ import { test as base, expect } from '../src/fixtures/test.ts';
 import { capability, details, requires } from '../src/fixtures/capability.ts';
 import { RUN_LABEL, type LabVm } from '../src/fixtures/lab.ts';
 import { expectReachable, icmpPath } from '../src/fixtures/paths.ts';
-import { bridgeNad, MNP_API, NNCP_API, offsetIPv4, ovnNad, removeNncp, waitNncp } from '../src/fixtures/secondary.ts';
+import { bridgeNad, MNP_API, NNCP_API, offsetIPv4, ovnNad } from '../src/fixtures/secondary.ts';
 import type { KObject } from '../src/kube/client.ts';
 import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
 import { untilBlocked } from './eventually-blocked.ts';
 import { fromForeignMac } from './foreign-mac.ts';
+import { onNncp, releaseNncp, type NncpGated } from './nncp-gate.ts';
 import { requireOvnKubernetes } from './ovn-kubernetes.ts';
 
 type Column = 'bridge' | 'localnet';
@@ -36,46 +37,44 @@ interface Comparison {
   native: Record<Column, string>;
 }
 
-const test = base.extend<{}, { t81: Comparison }>({
-  t81: [async ({ lab }, use) => {
+const test = base.extend<{ t81: Comparison }, { comparison: NncpGated<Comparison> }>({
+  t81: async ({ comparison }, use) => use(comparison.get()),
+  comparison: [async ({ lab }, use) => {
     const sec = lab.profile.secondary;
     const scope = await lab.scope('table-8-1');
-    const tag = scope.namespace.slice(-5);
-    const localnet = `kvnet-t81-${tag}`;
-    const nncp = `kvnet-t81-${tag}`;
+    const ns = scope.namespace;
+    const localnet = `kvnet-t81-${ns.slice(-5)}`;
     // One policy: the Linux bridge on the spare NIC, and the localnet mapped onto the OVS bridge.
-    await lab.kube.apply({
-      apiVersion: NNCP_API, kind: 'NodeNetworkConfigurationPolicy', metadata: { name: nncp, labels: { [RUN_LABEL]: lab.runId } },
+    const policy = {
+      apiVersion: NNCP_API, kind: 'NodeNetworkConfigurationPolicy', metadata: { name: localnet, labels: { [RUN_LABEL]: lab.runId } },
       spec: {
         desiredState: {
           interfaces: [{ name: BRIDGE, type: 'linux-bridge', state: 'up', ipv4: { enabled: false }, bridge: { options: { stp: { enabled: false } }, port: [{ name: sec.altBridgePort }] } }],
           ovn: { 'bridge-mappings': [{ localnet, bridge: sec.localnetBridge, state: 'present' }] },
         },
       },
+    };
+    const comparison = await onNncp(lab, policy, async (): Promise<Comparison> => {
+      await Promise.all([
+        scope.apply(bridgeNad(ns, 'br', BRIDGE, { macspoofchk: true })),
+        scope.apply(bridgeNad(ns, 'br-vlan', BRIDGE, { macspoofchk: true, vlan: sec.underlayVlan })),
+        scope.apply(ovnNad(ns, 'ln', { network: localnet, topology: 'localnet' })),
+        scope.apply(ovnNad(ns, 'ln-vlan', { network: localnet, topology: 'localnet', vlanID: sec.underlayVlan })),
+        // The pool NICs sit on a VLAN of their own: two NICs of one guest on one L2 would answer each other's ARP.
+        scope.apply(bridgeNad(ns, 'br-pool', BRIDGE, { macspoofchk: true, vlan: POOL_VLAN })),
+        scope.apply(ovnNad(ns, 'ln-pool', { network: localnet, topology: 'localnet', vlanID: POOL_VLAN })),
+      ]);
+      const native = { bridge: offsetIPv4(sec.underlayVmIPv4Base, 10), localnet: offsetIPv4(sec.underlayVmIPv4Base, 11) };
+      const vlan = { bridge: offsetIPv4(sec.underlayVlanVmIPv4Base, 10), localnet: offsetIPv4(sec.underlayVlanVmIPv4Base, 11) };
+      const spec = (name: string, nad: string, col: Column) => vm(name)
+        .nic('native', bridgeNet(nad), { addresses: [`${native[col]}/${sec.underlayPrefix}`] })
+        .nic('vlan', bridgeNet(`${nad}-vlan`), { addresses: [`${vlan[col]}/24`] })
+        .nic('pool', bridgeNet(`${nad}-pool`), { dhcp4: true });
+      const [vb, vl] = await scope.createAll([spec('vb', 'br', 'bridge'), spec('vl', 'ln', 'localnet')]);
+      return { namespace: ns, vms: { bridge: vb, localnet: vl }, native };
     });
-    const c = await waitNncp(lab.kube, nncp);
-    if (!c.some((x) => x.type === 'Available' && x.status === 'True')) throw new Error(`NNCP ${nncp} is not Available: ${JSON.stringify(c)}`);
-    const ns = scope.namespace;
-    await Promise.all([
-      scope.apply(bridgeNad(ns, 'br', BRIDGE, { macspoofchk: true })),
-      scope.apply(bridgeNad(ns, 'br-vlan', BRIDGE, { macspoofchk: true, vlan: sec.underlayVlan })),
-      scope.apply(ovnNad(ns, 'ln', { network: localnet, topology: 'localnet' })),
-      scope.apply(ovnNad(ns, 'ln-vlan', { network: localnet, topology: 'localnet', vlanID: sec.underlayVlan })),
-      // The pool NICs sit on a VLAN of their own: two NICs of one guest on one L2 would answer each other's ARP.
-      scope.apply(bridgeNad(ns, 'br-pool', BRIDGE, { macspoofchk: true, vlan: POOL_VLAN })),
-      scope.apply(ovnNad(ns, 'ln-pool', { network: localnet, topology: 'localnet', vlanID: POOL_VLAN })),
-    ]);
-    const native = { bridge: offsetIPv4(sec.underlayVmIPv4Base, 10), localnet: offsetIPv4(sec.underlayVmIPv4Base, 11) };
-    const vlan = { bridge: offsetIPv4(sec.underlayVlanVmIPv4Base, 10), localnet: offsetIPv4(sec.underlayVlanVmIPv4Base, 11) };
-    const spec = (name: string, nad: string, col: Column) => vm(name)
-      .nic('native', bridgeNet(nad), { addresses: [`${native[col]}/${sec.underlayPrefix}`] })
-      .nic('vlan', bridgeNet(`${nad}-vlan`), { addresses: [`${vlan[col]}/24`] })
-      .nic('pool', bridgeNet(`${nad}-pool`), { dhcp4: true });
-    const [vb, vl] = await scope.createAll([spec('vb', 'br', 'bridge'), spec('vl', 'ln', 'localnet')]);
-    await use({ namespace: ns, vms: { bridge: vb, localnet: vl }, native });
-    await scope.dispose();
-    // A kept scope's VMs hang on this policy's bridge: it goes with the namespace (run cleanup).
-    if (!lab.keepScopes) await removeNncp(lab.kube, nncp);
+    await use(comparison);
+    await releaseNncp(lab, localnet, scope);
   }, { scope: 'worker', timeout: 1_500_000 }],
 });
 

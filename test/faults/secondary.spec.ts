@@ -64,6 +64,32 @@ faultMatrix({
       },
     },
     {
+      // Every packet the VMs send is dropped (SSH is spared): every check about traffic fails; only
+      // the status and guest-configuration checks pass.
+      fault: 'pod-network-loss', spec: { percent: 100 },
+      fail: [
+        LB.crossNode, LB.vlan, LB.spoof, LB.noSpoof, LB.icmp, LB.tcp,
+        OVN.crossNode, OVN.namespaces, OVN.mtuPath, OVN.localnet, OVN.ingress, OVN.egress, OVN.icmp, OVN.tcp,
+        T81.native, T81.vlans, T81.policies, T81.spoof,
+      ],
+      messages: { [LB.vlan]: inconclusive, [OVN.ingress]: /z → y \(selected\) 10\.202\.0\.2:8081\/tcp must answer/ },
+    },
+    {
+      // Only VM c (VLAN 200) is cut off: "VLAN 200 does not reach VLAN 100" would hold for a dead
+      // NIC too, so its control (c's VLAN 200 peer) makes the check inconclusive instead.
+      title: '"pod-network-loss" on VM c alone makes the VLAN isolation check inconclusive, not passed',
+      fault: 'pod-network-loss', spec: { percent: 100, selector: { vm: 'c' } },
+      fail: [LB.vlan],
+      messages: { [LB.vlan]: /inconclusive: control c → d \(VLAN 200\) 10\.201\.1\.4 icmp is down/ },
+    },
+    {
+      // The underlay carries 1200 bytes, less than the layer2 NAD mtu (1300) and the bridge NICs' 1500:
+      // full-size frames across nodes vanish (a PMTU black hole); small packets still pass.
+      fault: 'overlay-mtu-low', spec: { mtu: 1200 },
+      fail: [OVN.mtuPath, OVN.tcp, LB.tcp],
+      messages: { [OVN.mtuPath]: /largest DF ping payload x → y 10\.202\.0\.2 across nodes/ },
+    },
+    {
       // The pod network's VXLAN between nodes. These suites carry no test traffic on the pod
       // network (SSH goes through port-forward), so nothing may fail.
       fault: 'overlay-drop',
