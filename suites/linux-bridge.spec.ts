@@ -28,12 +28,12 @@ interface Vms {
 
 interface LinuxBridge {
   namespace: string;
-  /** The bridge NNCP and the VMs built on it. */
-  nncp: NncpGated<Vms>;
+  /** The bridge's NNCP and the VMs built on it. */
+  bridge: NncpGated<Vms>;
 }
 
 const test = base.extend<{ link: MeasuredLink }, { lb: LinuxBridge }>({
-  link: async ({ lb }, use) => use({ client: lb.nncp.get().a, server: lb.nncp.get().b, serverAddr: '10.201.0.2' }),
+  link: async ({ lb }, use) => use({ client: lb.bridge.get().a, server: lb.bridge.get().b, serverAddr: '10.201.0.2' }),
   lb: [async ({ lab }, use) => {
     const scope = await lab.scope('linux-bridge');
     const ns = scope.namespace;
@@ -44,7 +44,7 @@ const test = base.extend<{ link: MeasuredLink }, { lb: LinuxBridge }>({
       scope.apply(bridgeNad(ns, 'lb-spoof', BRIDGE, { macspoofchk: true })),
     ]);
     const policy = linuxBridgeNncp(`kvnet-lb-${ns.slice(-5)}`, BRIDGE, lab.profile.secondary.bridgePort, { [RUN_LABEL]: lab.runId });
-    const nncp = await onNncp(lab, policy, async (): Promise<Vms> => {
+    const bridge = await onNncp(lab, policy, async (): Promise<Vms> => {
       const three = (name: string, i: number) => vm(name)
         .nic('net', bridgeNet('lb-net'), { addresses: [`10.201.0.${i}/24`] })
         .nic('v100', bridgeNet('lb-v100'), { addresses: [`10.201.1.${i}/24`] })
@@ -55,14 +55,14 @@ const test = base.extend<{ link: MeasuredLink }, { lb: LinuxBridge }>({
       const [b, c, d] = await scope.createAll([three('b', 2).placement({ awayFrom: ['a'] }), v200('c', 3), v200('d', 4)]);
       return { a, b, c, d };
     });
-    await use({ namespace: ns, nncp });
-    await releaseNncp(lab, nncp.nncp, scope);
+    await use({ namespace: ns, bridge });
+    await releaseNncp(lab, bridge.nncp, scope);
   }, { scope: 'worker', timeout: 1_500_000 }],
 });
 
 capability('8.5.1 Creating a Linux bridge NNCP', { epic: EPIC, feature: 'Linux bridge', section: '8.5.1', requires: NEEDS }, () => {
   test('the NNCP with a linux-bridge on a node NIC becomes Available on every node', async ({ lab, lb }) => {
-    const { nncp, conditions } = lb.nncp;
+    const { nncp, conditions } = lb.bridge;
     expect(conditions.find((x) => x.type === 'Available')?.status, `NNCP ${nncp} conditions: ${JSON.stringify(conditions)}`).toBe('True');
     const nodes = (await lab.facts()).schedulableNodes;
     const enactments = await lab.kube.list<KObject>('nmstate.io/v1beta1', 'NodeNetworkConfigurationEnactment', undefined, `nmstate.io/policy=${nncp}`);
@@ -87,7 +87,7 @@ capability('8.5.2 Creating a Linux bridge NAD', { epic: EPIC, feature: 'Linux br
 
 capability('8.5.3 Configuring a VM network interface', { epic: EPIC, feature: 'Linux bridge', section: '8.5.3', requires: NEEDS }, () => {
   test('VMs on different nodes talk over the bridge network with static IPs from cloud-init', details({ params: { placement: 'cross-node' } }), async ({ lb }) => {
-    const { a, b } = lb.nncp.get();
+    const { a, b } = lb.bridge.get();
     expect(a.node, 'a and b run on different nodes').not.toBe(b.node);
     expect(await a.os.addresses('eth1', 4), 'a eth1 has its cloud-init address').toContain('10.201.0.1/24');
     await expectReachable(icmpPath(a, { name: 'b', host: '10.201.0.2' }));
@@ -97,7 +97,7 @@ capability('8.5.3 Configuring a VM network interface', { epic: EPIC, feature: 'L
 
 capability('8.5.2 VLAN tag on a Linux bridge NAD', { epic: EPIC, feature: 'Linux bridge VLAN', section: '8.5.2', requires: NEEDS }, () => {
   test('VMs on the same VLAN talk across nodes; a different VLAN is isolated', details({ params: { placement: 'cross-node' } }), async ({ lb }) => {
-    const { a, c } = lb.nncp.get();
+    const { a, c } = lb.bridge.get();
     const bOn100 = { name: 'b (VLAN 100)', host: '10.201.1.2' };
     // The same source NIC and destination node each time; only the VLAN differs.
     await expectBlocked(icmpPath(a, { name: 'c (VLAN 200)', host: '10.201.1.3' }, { tries: 2 }), { control: icmpPath(a, bOn100) });
@@ -107,14 +107,14 @@ capability('8.5.2 VLAN tag on a Linux bridge NAD', { epic: EPIC, feature: 'Linux
 
 capability('8.5.2 MAC spoof check on a Linux bridge NAD', { epic: EPIC, feature: 'Linux bridge MAC spoof check', section: '8.5.2', requires: NEEDS }, () => {
   test('with macspoofchk a guest that changes its MAC loses connectivity', async ({ lb }) => {
-    const { a } = lb.nncp.get();
+    const { a } = lb.bridge.get();
     const b = { name: 'b (macspoofchk)', host: '10.201.2.2' };
     await expectBlocked(fromForeignMac(a, 'eth3', '02:00:00:de:ad:01', icmpPath(a, b, { tries: 2 })), { control: icmpPath(a, b) });
     await expectReachable(icmpPath(a, b)); // connectivity returns with the assigned MAC
   });
 
   test('without macspoofchk a guest that changes its MAC keeps connectivity', async ({ lb }) => {
-    const { a } = lb.nncp.get();
+    const { a } = lb.bridge.get();
     await expectReachable(fromForeignMac(a, 'eth1', '02:00:00:de:ad:02', icmpPath(a, { name: 'b', host: '10.201.0.2' })));
   });
 });

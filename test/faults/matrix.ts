@@ -19,6 +19,8 @@ export interface FaultCase {
   title?: string;
   /** The exact set of failing tests: each a unique substring of a full test title. */
   fail: string[];
+  /** The suites this case runs, when the fault cannot reach the others (default: all of the matrix's). */
+  suites?: string[];
   /** Failing-test substring → pattern its error message must match. */
   messages?: Record<string, RegExp>;
 }
@@ -83,7 +85,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
   });
 
   const args = o.grep ? ['--grep', o.grep] : [];
-  const run = (name: string) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', env, args);
+  const run = (name: string, suites = o.suites) => runSuites(`${id}-${name}`, suites, (sim as SimHandle).kubeconfig, 'sim', env, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
     const { code, outcomes } = await run('healthy');
@@ -98,7 +100,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault));
+        ({ outcomes } = await run(c.fault, c.suites));
       } finally {
         await admin.clear(c.fault as FaultName);
       }
