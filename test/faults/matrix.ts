@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { generateKeyPair, writeKeyPair } from '../../src/guest/keys.ts';
 import { Kube } from '../../src/kube/client.ts';
-import { cleanupRun, KEEP_RUN_ENV, KEEP_SCOPES_ENV, SSH_KEY_ENV } from '../../src/fixtures/lab.ts';
+import { cleanupRun, EXPECTED_FAILURES_ENV, KEEP_RUN_ENV, KEEP_SCOPES_ENV, SSH_KEY_ENV } from '../../src/fixtures/lab.ts';
 import { SimAdmin } from '../../src/sim/admin-client.ts';
 import type { FaultName, FaultSpec } from '../../src/sim/faults.ts';
 import { startSim, type SimHandle, type StartSimOptions } from '../../src/sim/up.ts';
@@ -23,6 +23,8 @@ export interface FaultCase {
   suites?: string[];
   /** Failing-test substring → pattern its error message must match. */
   messages?: Record<string, RegExp>;
+  /** Run under a run id of its own, so the VMs boot under the fault (for faults that act only on VMs started while set). */
+  fresh?: boolean;
 }
 
 const FAILED: ReadonlySet<Outcome['status']> = new Set(['failed', 'timedOut', 'interrupted']);
@@ -62,7 +64,11 @@ function defaultTitle(c: FaultCase): string {
   return c.fail.length ? `"${c.fault}"${spec} fails exactly: ${c.fail.join(' | ')}` : `"${c.fault}"${spec} fails nothing`;
 }
 
-export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string }): void {
+/** What a matrix file may use beside its cases: the sim, once beforeAll has started it. */
+export interface FaultMatrixHandle { sim(): SimHandle }
+
+/** `config`: a Playwright config other than the suites' (self-tests of fixture specs). */
+export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string; config?: string }): FaultMatrixHandle {
   test.describe.configure({ mode: 'serial', timeout: 900_000 });
   const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
   // Short: the sim's unix sockets live below it, and a socket path has at most 107 bytes.
@@ -84,8 +90,11 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
     rmSync(resolve(dir, 'keys'), { recursive: true, force: true });
   });
 
-  const args = o.grep ? ['--grep', o.grep] : [];
-  const run = (name: string, suites = o.suites) => runSuites(`${id}-${name}`, suites, (sim as SimHandle).kubeconfig, 'sim', env, args);
+  const args = [...(o.grep ? ['--grep', o.grep] : []), ...(o.config ? ['-c', o.config] : [])];
+  // Expected failures keep their worker (and its adopted VMs); an unexpected outcome still replaces it.
+  // `fresh`: a run id of its own, so the VMs boot under the fault.
+  const run = (name: string, fail: string[] = [], fresh = false, suites = o.suites) => runSuites(`${id}-${name}`, suites, (sim as SimHandle).kubeconfig, 'sim',
+    { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail), ...(fresh ? { KVNET_RUN_ID: `${runId}-${name}` } : {}) }, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
     const { code, outcomes } = await run('healthy');
@@ -100,7 +109,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault, c.suites));
+        ({ outcomes } = await run(c.fault, c.fail, c.fresh, c.suites));
       } finally {
         await admin.clear(c.fault as FaultName);
       }
@@ -108,4 +117,10 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       expect(diff, `under "${c.fault}" the failed set differs from the expected one:\n${diff.join('\n')}`).toEqual([]);
     });
   }
+  return {
+    sim: () => {
+      if (!sim) throw new Error('faultMatrix: the sim is not started (its beforeAll failed)');
+      return sim;
+    },
+  };
 }
