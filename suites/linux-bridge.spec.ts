@@ -1,100 +1,72 @@
 // §8.5 Connecting a virtual machine to a Linux bridge network: NNCP → NAD → VM interface.
-import { test, expect } from '../src/fixtures/test.ts';
-import type { LabVm, Scope } from '../src/fixtures/lab.ts';
-import { capability } from '../src/fixtures/annotate.ts';
-import { measureLatency, measureThroughput } from '../src/fixtures/measure.ts';
-import { RUN_LABEL } from '../src/fixtures/lab.ts';
-import {
-  addSecondaryNics, bridgeNad, conditionsOf, linuxBridgeNncp, NAD_API, NNCP_API, removeNncp, waitNncp, type Condition,
-} from '../src/fixtures/secondary.ts';
+import { test as base, expect } from '../src/fixtures/test.ts';
+import { capability, details, requires } from '../src/fixtures/capability.ts';
+import { RUN_LABEL, type LabVm } from '../src/fixtures/lab.ts';
+import { expectBlocked, expectReachable, icmpPath, tcpPath } from '../src/fixtures/paths.ts';
+import { bridgeNad, conditionsOf, linuxBridgeNncp, NAD_API, NNCP_API } from '../src/fixtures/secondary.ts';
 import type { KObject } from '../src/kube/client.ts';
-import { tcpConnect } from '../src/probes/index.ts';
+import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
+import { fromForeignMac } from './foreign-mac.ts';
+import { measuredLink, type MeasuredLink } from './measured-link.ts';
+import { onNncp, releaseNncp, type NncpGated } from './nncp-gate.ts';
 
 const BRIDGE = 'kvbr-lb';
-const IPERF_PORT = 5201;
+const EPIC = 'Secondary networks';
+const NEEDS = [
+  requires.api('nmstate.io', 'Kubernetes NMState Operator'),
+  requires.api('k8s.cni.cncf.io', 'Multus NetworkAttachmentDefinitions'),
+  requires.profile('secondary.bridgePort', 'a spare node NIC for the bridge'),
+  requires.nodes(2),
+];
 
-let scope: Scope;
-let a: LabVm; // node A: eth1 lb-net, eth2 lb-v100, eth3 lb-spoof
-let b: LabVm; // node B: the same three networks
-let c: LabVm; // node B: eth1 on VLAN 200, in the VLAN 100 subnet
-let nodes: string[];
-let skipWhy: string | undefined;
-let nncp: string;
-let nncpConditions: Condition[] = [];
-
-test.beforeAll(async ({ lab }) => {
-  const facts = await lab.facts();
-  nodes = facts.schedulableNodes;
-  const port = lab.profile.secondary.bridgePort;
-  if (!facts.groups.includes('nmstate.io')) skipWhy = 'the target serves no nmstate.io API (Kubernetes NMState Operator not installed)';
-  else if (!facts.groups.includes('k8s.cni.cncf.io')) skipWhy = 'the target serves no k8s.cni.cncf.io API (no Multus NetworkAttachmentDefinitions)';
-  else if (!port) skipWhy = 'the profile names no spare node NIC for the bridge (secondary.bridgePort)';
-  else if (nodes.length < 2) skipWhy = `needs 2 schedulable nodes, the target has ${nodes.length}`;
-  if (skipWhy) return;
-  scope = await lab.scope('linux-bridge');
-  nncp = `kvnet-lb-${scope.namespace.slice(-5)}`;
-  await lab.kube.create(linuxBridgeNncp(nncp, BRIDGE, port, { [RUN_LABEL]: lab.runId }));
-  nncpConditions = await waitNncp(lab.kube, nncp);
-  if (!nncpConditions.some((x) => x.type === 'Available' && x.status === 'True')) return;
-  const ns = scope.namespace;
-  await Promise.all([
-    lab.kube.create(bridgeNad(ns, 'lb-net', BRIDGE)),
-    lab.kube.create(bridgeNad(ns, 'lb-v100', BRIDGE, { vlan: 100 })),
-    lab.kube.create(bridgeNad(ns, 'lb-v200', BRIDGE, { vlan: 200 })),
-    lab.kube.create(bridgeNad(ns, 'lb-spoof', BRIDGE, { macspoofchk: true })),
-  ]);
-  const three = (i: number) => (vm: KObject) => addSecondaryNics(vm, [
-    { name: 'net', nad: 'lb-net', addresses: [`10.201.0.${i}/24`] },
-    { name: 'v100', nad: 'lb-v100', addresses: [`10.201.1.${i}/24`] },
-    { name: 'spoof', nad: 'lb-spoof', addresses: [`10.201.2.${i}/24`] },
-  ]);
-  [a, b, c] = await Promise.all([
-    scope.vm({ name: 'a', node: nodes[0], customize: three(1) }),
-    scope.vm({ name: 'b', node: nodes[1], customize: three(2) }),
-    scope.vm({ name: 'c', node: nodes[1], customize: (vm) => addSecondaryNics(vm, [{ name: 'v200', nad: 'lb-v200', addresses: ['10.201.1.3/24'] }]) }),
-  ]);
-});
-
-test.afterAll(async ({ lab }) => {
-  await scope?.dispose();
-  if (nncp) await removeNncp(lab.kube, nncp);
-});
-
-test.beforeEach(({}, info) => {
-  test.skip(!!skipWhy, skipWhy);
-  if (!info.title.includes('NNCP')) expect(a && b && c, `the VMs did not start: NNCP ${nncp} is not Available (${JSON.stringify(nncpConditions)})`).toBeTruthy();
-});
-
-/** Pings until one reply or `tries` attempts (a fresh L2 path may need one ARP round). */
-async function reaches(from: LabVm, ip: string, tries = 3): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    const r = await from.guest.exec(`ping -n -c 1 -W 1 ${ip}`, { timeoutMs: 10_000 });
-    if (r.code === 0) return true;
-  }
-  return false;
+interface Vms {
+  a: LabVm; // eth1 lb-net 10.201.0.1, eth2 lb-v100 10.201.1.1, eth3 lb-spoof 10.201.2.1
+  b: LabVm; // away from a: the same three networks, .2
+  c: LabVm; // with b: eth1 on VLAN 200, 10.201.1.3 — inside VLAN 100's subnet, so only the tag separates them
+  d: LabVm; // with b: eth1 on VLAN 200, 10.201.1.4 — c's peer, the control that c's NIC is attached
 }
 
-/** `sudo -n` where the guest user is not root (cloud images), nothing where it is. */
-const AS_ROOT = '$(command -v sudo >/dev/null 2>&1 && echo sudo -n)';
-
-/** Changes the guest NIC's MAC (as a guest user may) and flushes neighbours so the next packets carry it. */
-async function withMac<T>(vm: LabVm, dev: string, mac: string, fn: () => Promise<T>): Promise<T> {
-  const orig = (await vm.guest.execOk(`cat /sys/class/net/${dev}/address`)).trim();
-  await vm.guest.execOk(`${AS_ROOT} ip link set dev ${dev} address ${mac} && ${AS_ROOT} ip neigh flush dev ${dev}`);
-  try {
-    return await fn();
-  } finally {
-    await vm.guest.exec(`${AS_ROOT} ip link set dev ${dev} address ${orig} && ${AS_ROOT} ip neigh flush dev ${dev}`, { timeoutMs: 10_000 });
-  }
+interface LinuxBridge {
+  namespace: string;
+  /** The bridge's NNCP and the VMs built on it. */
+  bridge: NncpGated<Vms>;
 }
 
-test.describe('8.5.1 Creating a Linux bridge NNCP', () => {
-  test('the NNCP with a linux-bridge on a node NIC becomes Available on every node', async ({ lab }) => {
-    await capability('Secondary networks', 'Linux bridge', '8.5.1');
-    const avail = nncpConditions.find((x) => x.type === 'Available');
-    expect(avail?.status, `NNCP ${nncp} conditions: ${JSON.stringify(nncpConditions)}`).toBe('True');
+const test = base.extend<{ link: MeasuredLink }, { lb: LinuxBridge }>({
+  link: async ({ lb }, use) => use({ client: lb.bridge.get().a, server: lb.bridge.get().b, serverAddr: '10.201.0.2' }),
+  lb: [async ({ lab }, use) => {
+    const scope = await lab.scope('linux-bridge');
+    const ns = scope.namespace;
+    await Promise.all([
+      scope.apply(bridgeNad(ns, 'lb-net', BRIDGE)),
+      scope.apply(bridgeNad(ns, 'lb-v100', BRIDGE, { vlan: 100 })),
+      scope.apply(bridgeNad(ns, 'lb-v200', BRIDGE, { vlan: 200 })),
+      scope.apply(bridgeNad(ns, 'lb-spoof', BRIDGE, { macspoofchk: true })),
+    ]);
+    const policy = linuxBridgeNncp(`kvnet-lb-${ns.slice(-5)}`, BRIDGE, lab.profile.secondary.bridgePort, { [RUN_LABEL]: lab.runId });
+    const bridge = await onNncp(lab, policy, async (): Promise<Vms> => {
+      const three = (name: string, i: number) => vm(name)
+        .nic('net', bridgeNet('lb-net'), { addresses: [`10.201.0.${i}/24`] })
+        .nic('v100', bridgeNet('lb-v100'), { addresses: [`10.201.1.${i}/24`] })
+        .nic('spoof', bridgeNet('lb-spoof'), { addresses: [`10.201.2.${i}/24`] });
+      const v200 = (name: string, i: number) => vm(name).placement({ awayFrom: ['a'] }).nic('v200', bridgeNet('lb-v200'), { addresses: [`10.201.1.${i}/24`] });
+      // a first: the others' anti-affinity needs a's pod to be placed.
+      const a = await scope.create(three('a', 1));
+      const [b, c, d] = await scope.createAll([three('b', 2).placement({ awayFrom: ['a'] }), v200('c', 3), v200('d', 4)]);
+      return { a, b, c, d };
+    });
+    await use({ namespace: ns, bridge });
+    await releaseNncp(lab, bridge.nncp, scope);
+  }, { scope: 'worker', timeout: 1_500_000 }],
+});
+
+capability('8.5.1 Creating a Linux bridge NNCP', { epic: EPIC, feature: 'Linux bridge', section: '8.5.1', requires: NEEDS }, () => {
+  test('the NNCP with a linux-bridge on a node NIC becomes Available on every node', async ({ lab, lb }) => {
+    const { nncp, conditions } = lb.bridge;
+    expect(conditions.find((x) => x.type === 'Available')?.status, `NNCP ${nncp} conditions: ${JSON.stringify(conditions)}`).toBe('True');
+    const nodes = (await lab.facts()).schedulableNodes;
     const enactments = await lab.kube.list<KObject>('nmstate.io/v1beta1', 'NodeNetworkConfigurationEnactment', undefined, `nmstate.io/policy=${nncp}`);
-    expect(enactments.length, 'one enactment per selected node').toBeGreaterThanOrEqual(2);
+    expect(enactments.length, 'one enactment per node').toBeGreaterThanOrEqual(nodes.length);
     for (const e of enactments) expect(conditionsOf(e).find((x) => x.type === 'Available')?.status, `${e.metadata?.name}`).toBe('True');
     const nns = await lab.kube.get<KObject>('nmstate.io/v1beta1', 'NodeNetworkState', undefined, nodes[0]);
     const ifaces = ((nns?.status as { currentState?: { interfaces?: { name: string; type: string; bridge?: { port?: { name: string }[] } }[] } })?.currentState?.interfaces ?? []);
@@ -105,53 +77,49 @@ test.describe('8.5.1 Creating a Linux bridge NNCP', () => {
   });
 });
 
-test.describe('8.5.2 Creating a Linux bridge NAD', () => {
-  test('the network attachment definition exists in the VM namespace', async ({ lab }) => {
-    await capability('Secondary networks', 'Linux bridge', '8.5.2');
-    const nad = await lab.kube.get<KObject>(NAD_API, 'NetworkAttachmentDefinition', scope.namespace, 'lb-net');
+capability('8.5.2 Creating a Linux bridge NAD', { epic: EPIC, feature: 'Linux bridge', section: '8.5.2', requires: NEEDS }, () => {
+  test('the network attachment definition exists in the VM namespace', async ({ lab, lb }) => {
+    const nad = await lab.kube.get<KObject>(NAD_API, 'NetworkAttachmentDefinition', lb.namespace, 'lb-net');
     expect(nad, 'oc get network-attachment-definition lb-net').toBeTruthy();
     expect(JSON.parse((nad?.spec as { config: string }).config).type).toBe('bridge');
   });
+});
 
-  test('VMs on different nodes talk over the bridge network with static IPs from cloud-init', async () => {
-    await capability('Secondary networks', 'Linux bridge', '8.5.3', { placement: 'cross-node' });
-    expect(a.node).not.toBe(b.node);
-    expect(await a.guest.execOk('ip -4 -o addr show eth1')).toContain('10.201.0.1/24');
-    expect(await reaches(a, '10.201.0.2'), 'ping 10.201.0.2 (VM b, other node) over the bridge').toBe(true);
-    const tcp = await tcpConnect(b.guest, '10.201.0.1', 22, { timeoutMs: 3000 });
-    expect(tcp.reachable, `TCP 10.201.0.1:22 from b: ${tcp.error ?? ''}`).toBe(true);
-  });
-
-  test('VMs on the same VLAN talk across nodes; a different VLAN is isolated', async () => {
-    await capability('Secondary networks', 'Linux bridge VLAN', '8.5.2', { placement: 'cross-node' });
-    expect(await reaches(a, '10.201.1.2'), 'VLAN 100 → VLAN 100 (VM b)').toBe(true);
-    expect(await reaches(a, '10.201.1.3', 2), 'VLAN 100 → VLAN 200 (VM c) must not pass').toBe(false);
-    expect(await reaches(c, '10.201.1.2', 2), 'VLAN 200 → VLAN 100 (VM b) must not pass').toBe(false);
-  });
-
-  test('with macspoofchk a guest that changes its MAC loses connectivity', async () => {
-    await capability('Secondary networks', 'Linux bridge MAC spoof check', '8.5.2');
-    expect(await reaches(a, '10.201.2.2'), 'baseline with the assigned MAC').toBe(true);
-    const spoofed = await withMac(a, 'eth3', '02:00:00:de:ad:01', () => reaches(a, '10.201.2.2', 2));
-    expect(spoofed, 'frames with a foreign source MAC must be dropped').toBe(false);
-    expect(await reaches(a, '10.201.2.2'), 'connectivity returns with the assigned MAC').toBe(true);
-  });
-
-  test('without macspoofchk a guest that changes its MAC keeps connectivity', async () => {
-    await capability('Secondary networks', 'Linux bridge MAC spoof check', '8.5.2');
-    const ok = await withMac(a, 'eth1', '02:00:00:de:ad:02', () => reaches(a, '10.201.0.2'));
-    expect(ok, 'macspoofchk: false lets any source MAC out').toBe(true);
+capability('8.5.3 Configuring a VM network interface', { epic: EPIC, feature: 'Linux bridge', section: '8.5.3', requires: NEEDS }, () => {
+  test('VMs on different nodes talk over the bridge network with static IPs from cloud-init', details({ params: { placement: 'cross-node' } }), async ({ lb }) => {
+    const { a, b } = lb.bridge.get();
+    expect(a.node, 'a and b run on different nodes').not.toBe(b.node);
+    expect(await a.os.addresses('eth1', 4), 'a eth1 has its cloud-init address').toContain('10.201.0.1/24');
+    await expectReachable(icmpPath(a, { name: 'b', host: '10.201.0.2' }));
+    await expectReachable(tcpPath(b, { name: 'a', host: '10.201.0.1' }, 22));
   });
 });
 
-test.describe('Measured on the Linux bridge network', () => {
-  test('ICMP latency guest to guest over the bridge, cross-node', async ({ lab }) => {
-    await capability('Secondary networks', 'Linux bridge', '8.5.3', { placement: 'cross-node', family: 'IPv4' });
-    await measureLatency(lab.profile, a.guest, '10.201.0.2', { key: 'linux-bridge', label: 'linux-bridge' }, lab.profile.thresholds.secondary);
+capability('8.5.2 VLAN tag on a Linux bridge NAD', { epic: EPIC, feature: 'Linux bridge VLAN', section: '8.5.2', requires: NEEDS }, () => {
+  test('VMs on the same VLAN talk across nodes; a different VLAN is isolated', details({ params: { placement: 'cross-node' } }), async ({ lb }) => {
+    const { a, c } = lb.bridge.get();
+    const bOn100 = { name: 'b (VLAN 100)', host: '10.201.1.2' };
+    // The same source NIC and destination node each time; only the VLAN differs.
+    await expectBlocked(icmpPath(a, { name: 'c (VLAN 200)', host: '10.201.1.3' }, { tries: 2 }), { control: icmpPath(a, bOn100) });
+    await expectBlocked(icmpPath(c, bOn100, { tries: 2 }), { control: icmpPath(c, { name: 'd (VLAN 200)', host: '10.201.1.4' }) });
+  });
+});
+
+capability('8.5.2 MAC spoof check on a Linux bridge NAD', { epic: EPIC, feature: 'Linux bridge MAC spoof check', section: '8.5.2', requires: NEEDS }, () => {
+  test('with macspoofchk a guest that changes its MAC loses connectivity', async ({ lb }) => {
+    const { a } = lb.bridge.get();
+    const b = { name: 'b (macspoofchk)', host: '10.201.2.2' };
+    await expectBlocked(fromForeignMac(a, 'eth3', '02:00:00:de:ad:01', icmpPath(a, b, { tries: 2 })), { control: icmpPath(a, b) });
+    await expectReachable(icmpPath(a, b)); // connectivity returns with the assigned MAC
   });
 
-  test('TCP throughput guest to guest over the bridge, cross-node', async ({ lab }) => {
-    await capability('Secondary networks', 'Linux bridge', '8.5.3', { placement: 'cross-node', family: 'IPv4' });
-    await measureThroughput(lab.profile, a.guest, b.guest, '10.201.0.2', IPERF_PORT, { key: 'linux-bridge', label: 'linux-bridge' }, lab.profile.thresholds.secondary);
+  test('without macspoofchk a guest that changes its MAC keeps connectivity', async ({ lb }) => {
+    const { a } = lb.bridge.get();
+    await expectReachable(fromForeignMac(a, 'eth1', '02:00:00:de:ad:02', icmpPath(a, { name: 'b', host: '10.201.0.2' })));
   });
+});
+
+measuredLink(test, {
+  title: 'Measured on the Linux bridge network', feature: 'Linux bridge', section: '8.5.3', requires: NEEDS,
+  over: 'over the bridge', key: 'linux-bridge',
 });

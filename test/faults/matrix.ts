@@ -19,6 +19,8 @@ export interface FaultCase {
   title?: string;
   /** The exact set of failing tests: each a unique substring of a full test title. */
   fail: string[];
+  /** The suites this case runs, when the fault cannot reach the others (default: all of the matrix's). */
+  suites?: string[];
   /** Failing-test substring → pattern its error message must match. */
   messages?: Record<string, RegExp>;
   /** Run under a run id of its own, so the VMs boot under the fault (for faults that act only on VMs started while set). */
@@ -91,7 +93,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
   const args = [...(o.grep ? ['--grep', o.grep] : []), ...(o.config ? ['-c', o.config] : [])];
   // Expected failures keep their worker (and its adopted VMs); an unexpected outcome still replaces it.
   // `fresh`: a run id of its own, so the VMs boot under the fault.
-  const run = (name: string, fail: string[] = [], fresh = false) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim',
+  const run = (name: string, fail: string[] = [], fresh = false, suites = o.suites) => runSuites(`${id}-${name}`, suites, (sim as SimHandle).kubeconfig, 'sim',
     { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail), ...(fresh ? { KVNET_RUN_ID: `${runId}-${name}` } : {}) }, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
@@ -107,7 +109,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault, c.fail, c.fresh));
+        ({ outcomes } = await run(c.fault, c.fail, c.fresh, c.suites));
       } finally {
         await admin.clear(c.fault as FaultName);
       }

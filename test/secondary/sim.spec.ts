@@ -3,6 +3,7 @@
 // localnet without a mapping, DHCP with/without a server, and the status.interfaces shape.
 import { expect, test } from '@playwright/test';
 import { Guest } from '../../src/guest/guest.ts';
+import { GuestOs } from '../../src/guest/os.ts';
 import type { KObject } from '../../src/kube/client.ts';
 import { masqueradeVm, type VmOptions } from '../../src/kube/vm.ts';
 import {
@@ -24,10 +25,7 @@ test.afterAll(async () => {
   await sim?.stop();
 });
 
-const ping = async (vm: TestVm, ip: string, tries = 2): Promise<boolean> => {
-  for (let i = 0; i < tries; i++) if ((await vm.guest.exec(`ping -n -c 1 -W 1 ${ip}`)).code === 0) return true;
-  return false;
-};
+const ping = (vm: TestVm, ip: string): Promise<boolean> => new GuestOs(vm.guest).reaches(ip, { tries: 2 });
 
 type PodEvent = { reason?: string; message?: string; involvedObject?: { name?: string } };
 
