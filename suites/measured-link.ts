@@ -24,8 +24,6 @@ export interface MeasuredLinkOptions {
   over: string;
   /** Names the attachments and metrics (icmp-<key>, "ICMP p99 RTT <key>"). */
   key: string;
-  /** More declarations inside the describe, e.g. a requirement hook. */
-  inside?: () => void;
 }
 
 /**
@@ -37,7 +35,6 @@ export function measuredLink<T extends { link: MeasuredLink }, W extends { lab: 
   const name = { key: o.key, label: o.key };
   const crossNode = details({ requires: [requires.nodes(2)], params: { placement: 'cross-node', family: 'IPv4' } });
   capability(o.title, { epic: 'Secondary networks', feature: o.feature, section: o.section, requires: o.requires }, () => {
-    o.inside?.();
     t(`ICMP latency guest to guest ${o.over}, cross-node`, crossNode, async ({ lab, link }) => {
       await measureLatency(lab.profile, link.client.guest, link.serverAddr, name, lab.profile.thresholds.secondary);
     });

@@ -11,12 +11,11 @@ import { pathMtu, startTcpResponder } from '../src/probes/index.ts';
 import { expectBlockedSoon } from './eventually-blocked.ts';
 import { measuredLink, type MeasuredLink } from './measured-link.ts';
 import { onNncp, releaseNncp, type NncpGated } from './nncp-gate.ts';
-import { requireOvnKubernetes } from './ovn-kubernetes.ts';
 
 const MTU = 1300;
 const POLICY_PORT = 8081;
 const EPIC = 'Secondary networks';
-const NEEDS = [requires.api('k8s.cni.cncf.io', 'Multus NetworkAttachmentDefinitions'), requires.nodes(2)];
+const NEEDS = [requires.api('k8s.cni.cncf.io', 'Multus NetworkAttachmentDefinitions'), requires.networkType('OVNKubernetes'), requires.nodes(2)];
 const LOCALNET_NEEDS = [
   ...NEEDS,
   requires.api('nmstate.io', 'Kubernetes NMState Operator, for the OVS bridge mapping'),
@@ -68,8 +67,6 @@ const test = base.extend<{ link: MeasuredLink }, { l2: Layer2; ln: NncpGated<Lab
 const y = { name: 'y', host: '10.202.0.2' };
 
 capability('8.8.1.1 Layer 2 topology', { epic: EPIC, feature: 'OVN-Kubernetes layer2', section: '8.8.1.1', requires: NEEDS }, () => {
-  requireOvnKubernetes(test);
-
   test('a layer2 network connects VMs on different nodes with no node configuration', details({ params: { placement: 'cross-node' } }), async ({ l2 }) => {
     expect(l2.x.node, 'x and y run on different nodes').not.toBe(l2.y.node);
     await expectReachable(icmpPath(l2.x, y));
@@ -82,8 +79,6 @@ capability('8.8.1.1 Layer 2 topology', { epic: EPIC, feature: 'OVN-Kubernetes la
 });
 
 capability('8.8.1.1 Layer 2 topology: mtu', { epic: EPIC, feature: 'OVN-Kubernetes layer2 MTU', section: '8.8.1.1', requires: NEEDS }, () => {
-  requireOvnKubernetes(test);
-
   test('the NAD mtu is the guest NIC MTU', async ({ l2 }) => {
     for (const v of [l2.x, l2.y]) expect((await v.os.link('eth1')).mtu, `${v.name} eth1 MTU`).toBe(MTU);
   });
@@ -97,8 +92,6 @@ capability('8.8.1.1 Layer 2 topology: mtu', { epic: EPIC, feature: 'OVN-Kubernet
 });
 
 capability('8.8.1.2 Localnet topology', { epic: EPIC, feature: 'OVN-Kubernetes localnet', section: '8.8.1.2', requires: LOCALNET_NEEDS }, () => {
-  requireOvnKubernetes(test);
-
   test('a localnet network reaches a host on the physical underlay through the OVS bridge mapping', async ({ lab, ln }) => {
     const sec = lab.profile.secondary;
     const host = { name: 'the underlay host', host: sec.underlayHostIPv4 };
@@ -128,8 +121,6 @@ async function withResponder(on: LabVm, body: () => Promise<void>): Promise<void
 }
 
 capability('8.8 MultiNetworkPolicy on an OVN-Kubernetes secondary network', { epic: EPIC, feature: 'MultiNetworkPolicy', section: '8.8', requires: NEEDS }, () => {
-  requireOvnKubernetes(test);
-
   test('an ipBlock ingress rule allows the listed CIDR and denies its except block', async ({ lab, l2 }) => {
     const { x, z } = l2;
     const yPort = (from: LabVm) => tcpPath(from, { name: 'y (selected)', host: y.host }, POLICY_PORT, { timeoutMs: 1500, expectText: 'y-policy' });
@@ -164,5 +155,5 @@ capability('8.8 MultiNetworkPolicy on an OVN-Kubernetes secondary network', { ep
 
 measuredLink(test, {
   title: 'Measured on the OVN-Kubernetes layer2 network', feature: 'OVN-Kubernetes layer2', section: '8.8.1.1', requires: NEEDS,
-  over: 'over layer2', key: 'ovn-layer2', inside: () => requireOvnKubernetes(test),
+  over: 'over layer2', key: 'ovn-layer2',
 });

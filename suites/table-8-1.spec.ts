@@ -11,7 +11,6 @@ import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
 import { untilBlocked } from './eventually-blocked.ts';
 import { fromForeignMac } from './foreign-mac.ts';
 import { onNncp, releaseNncp, type NncpGated } from './nncp-gate.ts';
-import { requireOvnKubernetes } from './ovn-kubernetes.ts';
 
 type Column = 'bridge' | 'localnet';
 interface Row { feature: string; documented: Record<Column, string>; expect: Record<Column, boolean> }
@@ -103,6 +102,7 @@ async function check(feature: string, seen: Record<Column, boolean>, detail: Rec
 const NEEDS = [
   requires.api('nmstate.io', 'Kubernetes NMState Operator'),
   requires.api('k8s.cni.cncf.io', 'Multus NetworkAttachmentDefinitions'),
+  requires.networkType('OVNKubernetes'),
   requires.profile('secondary.altBridgePort', 'a second spare node NIC for the bridge'),
   requires.profile('secondary.underlayHostIPv4', 'a host on the underlay native network'),
   requires.profile('secondary.underlayVmIPv4Base', 'free underlay addresses for VMs'),
@@ -112,8 +112,6 @@ const NEEDS = [
 ];
 
 capability('8.1.3.1 Table 8.1: Linux bridge CNI compared to an OVN-Kubernetes localnet topology', { epic: 'Secondary networks', feature: 'Table 8.1', section: '8.1.3.1', requires: NEEDS }, () => {
-  requireOvnKubernetes(test);
-
   test(TABLE[0].feature, details({ params: { row: 'underlay native' } }), async ({ lab, t81 }) => {
     const host = lab.profile.secondary.underlayHostIPv4;
     const seen = await observe(t81, async (v): Promise<[boolean, string]> => {

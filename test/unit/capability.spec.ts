@@ -27,6 +27,9 @@ test('each kind: met, and unmet with the reason the skip shows', () => {
   expect(unmet(requires.namespace('metallb-system', 'MetalLB'), facts, sim)).toBeUndefined();
   expect(unmet(requires.namespace('openshift-sriov-network-operator', 'the SR-IOV operator'), facts, sim)).toBe('the target has no namespace openshift-sriov-network-operator (the SR-IOV operator not installed)');
   expect(unmet(requires.namespace('x', 'y'), { ...facts, namespaces: undefined }, sim), 'unlistable namespaces do not skip').toBeUndefined();
+  expect(unmet(requires.networkType('OVNKubernetes'), facts, sim), 'an unpublished network type does not skip').toBeUndefined();
+  expect(unmet(requires.networkType('OVNKubernetes'), { ...facts, networkType: 'OVNKubernetes' }, sim)).toBeUndefined();
+  expect(unmet(requires.networkType('OVNKubernetes'), { ...facts, networkType: 'OpenShiftSDN' }, sim)).toBe('the cluster network is OpenShiftSDN, not OVNKubernetes');
 });
 
 test('annotations round-trip: describe labels, seed, one kvnet.requires per requirement; details add params', () => {
