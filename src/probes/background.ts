@@ -1,7 +1,8 @@
 // Start a listener in the background on a target and wait until its port is bound.
 // `nohup CMD </dev/null >LOG 2>&1 & echo $!`: every fd is redirected so the SSH exec
 // returns at once, and $! is the listener's own pid (nohup execs it) so stop can kill it.
-import { excerpt, shq, targetName, type Exec } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, targetName, type Exec } from './target.ts';
 
 export interface BackgroundProcess {
   pid: number;
@@ -36,7 +37,7 @@ export async function startBackground(t: Exec, cmd: string, opts: StartBackgroun
   const poll = [
     `if ! command -v ss >/dev/null 2>&1; then sleep 0.5; echo READY; exit 0; fi`,
     `i=0; while :; do`,
-    `  if ss ${ssFlags} | awk '{print $4}' | grep -Eq ${shq(`:${opts.port}$`)}; then echo READY; exit 0; fi`,
+    `  if ss ${ssFlags} | awk '{print $4}' | ${shellLine(['grep', '-Eq', `:${opts.port}$`])}; then echo READY; exit 0; fi`,
     `  kill -0 ${pid} 2>/dev/null || { echo DIED; cat ${log}; exit 3; }`,
     `  i=$((i+1)); [ $i -ge ${tries} ] && { echo TIMEOUT; cat ${log}; exit 4; }`,
     `  sleep 0.05`,

@@ -1,6 +1,7 @@
 // Name resolution through the guest's resolver (getent → NSS → /etc/resolv.conf), timed in the guest.
 import { summarize, type Stats } from './stats.ts';
-import { excerpt, shq, type Exec, type IpFamily } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, type Exec, type IpFamily } from './target.ts';
 
 export interface ResolveOptions {
   /** 4 → ahostsv4, 6 → ahostsv6, undefined → ahosts (both). */
@@ -30,14 +31,14 @@ export function resolveCommand(name: string, family: IpFamily | undefined, count
   // One exec for all samples: the SSH round-trip stays out of the timings.
   const loop = (now: string) => [
     `i=0; while [ $i -lt ${count} ]; do`,
-    `  s=${now}; out=$(getent ${db} ${shq(name)}); rc=$?; e=${now}`,
+    `  s=${now}; out=$(${shellLine(['getent', db, name])}); rc=$?; e=${now}`,
     `  echo "S $rc $((e-s))"; [ -n "$out" ] && printf '%s\\n' "$out" | sed 's/^/A /'`,
     `  i=$((i+1))`,
     `done`,
   ].join('\n');
   // bash's clock is a variable; plain sh needs a `date` process on each side of every lookup,
   // which on a busy machine was most of the time measured.
-  return `if command -v bash >/dev/null 2>&1; then bash -c ${shq(loop('$((${EPOCHREALTIME//[!0-9]/} * 1000))'))}; else\n${loop('$(date +%s%N)')}\nfi`;
+  return `if command -v bash >/dev/null 2>&1; then ${shellLine(['bash', '-c', loop('$((${EPOCHREALTIME//[!0-9]/} * 1000))')])}; else\n${loop('$(date +%s%N)')}\nfi`;
 }
 
 /** Throws only when the loop's output cannot be parsed (e.g. a date without %N). NXDOMAIN is a failure count. */

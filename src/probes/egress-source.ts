@@ -1,6 +1,7 @@
 // Which source address a peer sees for a TCP connection from `from` (SNAT / egress checks).
 import { startBackground } from './background.ts';
-import { excerpt, isIpv6Literal, shq, socatHost, type Exec } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, isIpv6Literal, socatHost, type Exec } from './target.ts';
 
 export interface EgressSourceResult {
   /** Normalized: no brackets, IPv6 compressed, IPv4-mapped IPv6 shown as IPv4. */
@@ -21,8 +22,8 @@ export async function egressSource(from: Exec, peer: Exec, peerAddr: string, por
   const t = (timeoutMs / 1000).toFixed(3);
   // Listen in the peer address's family so v4 peers are not reported as ::ffff:a.b.c.d.
   const listen = isIpv6Literal(peerAddr) ? `TCP6-LISTEN:${port},ipv6only=1,reuseaddr` : `TCP4-LISTEN:${port},reuseaddr`;
-  const bg = await startBackground(peer, `socat -T ${t} ${listen} ${shq('SYSTEM:echo $SOCAT_PEERADDR')}`, { port, proto: 'tcp' });
-  const command = `socat -T ${t} -u ${shq(`TCP:${socatHost(peerAddr)}:${port},connect-timeout=${t}`)} STDOUT`;
+  const bg = await startBackground(peer, shellLine(['socat', '-T', t, listen, 'SYSTEM:echo $SOCAT_PEERADDR']), { port, proto: 'tcp' });
+  const command = shellLine(['socat', '-T', t, '-u', `TCP:${socatHost(peerAddr)}:${port},connect-timeout=${t}`, 'STDOUT']);
   try {
     const r = await from.exec(command, { timeoutMs: timeoutMs + 10_000 });
     const raw = r.stdout.trim();

@@ -1,6 +1,7 @@
 // ICMP echo latency with iputils ping, one sample per reply line (not just the summary).
 import { summarize, type Stats } from './stats.ts';
-import { excerpt, shq, type Exec, type IpFamily, heldOutput } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, type Exec, type IpFamily, heldOutput } from './target.ts';
 
 export interface IcmpLatencyOptions {
   /** Echo requests to send. Default 20. */
@@ -50,8 +51,8 @@ export function pingCommand(target: string, o: { count: number; intervalS: numbe
   const args = ['ping', '-n', '-c', String(o.count), '-i', String(o.intervalS)];
   if (o.family) args.push(`-${o.family}`);
   if (o.size !== undefined) args.push('-s', String(o.size));
-  args.push(shq(target));
-  return args.join(' ');
+  args.push(target);
+  return shellLine(args);
 }
 
 /**

@@ -1,5 +1,6 @@
 // Path MTU by binary search over DF ping payload sizes.
-import { excerpt, shq, type Exec, type IpFamily } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, type Exec, type IpFamily } from './target.ts';
 
 export interface PathMtuOptions {
   family?: IpFamily;
@@ -31,7 +32,7 @@ export interface PathMtuResult {
 export const headerBytes = (family: IpFamily): number => (family === 6 ? 48 : 28);
 
 export function dfPingCommand(target: string, size: number, family: IpFamily): string {
-  return `ping -n -${family} -M do -s ${size} -c 1 -W 1 ${shq(target)}`;
+  return shellLine(['ping', '-n', `-${family}`, '-M', 'do', '-s', String(size), '-c', '1', '-W', '1', target]);
 }
 
 /**
@@ -85,4 +86,30 @@ export async function pathMtu(from: Exec, target: string, opts: PathMtuOptions =
     else hi = mid;
   }
   return done(lo, false);
+}
+
+export interface FullMtuResult {
+  /** The largest DF payload equal to mtu − headers got a reply. */
+  full: boolean;
+  mtu: number;
+  /** Largest payload that got a reply (binary search from `lo`); undefined when even `lo` got none. */
+  largestPayload?: number;
+  detail: string;
+}
+
+/**
+ * Whether the path to `target` carries a full `mtu`-byte packet with DF set; when not, how much it
+ * carries (DF probes between `lo` and mtu − headers): a PMTU black hole shows as a number, not a timeout.
+ */
+export async function carriesMtu(from: Exec, target: string, mtu: number, opts: { family?: IpFamily; lo?: number; attempts?: number } = {}): Promise<FullMtuResult> {
+  const family = opts.family ?? 4;
+  const full = mtu - headerBytes(family);
+  if (await dfPing(from, target, full, family)) return { full: true, mtu, largestPayload: full, detail: `a ${full}-byte DF payload (${mtu}-byte packet) crossed` };
+  const lo = Math.min(opts.lo ?? 1200, full);
+  try {
+    const r = await pathMtu(from, target, { family, lo, hi: full, attempts: opts.attempts });
+    return { full: r.capped, mtu, largestPayload: r.maxPayload, detail: `the path carries ${r.pathMtu}-byte packets, not ${mtu} (largest DF payload ${r.maxPayload})` };
+  } catch (e) {
+    return { full: false, mtu, detail: `not even a ${lo}-byte DF payload crossed: ${(e as Error).message}` };
+  }
 }

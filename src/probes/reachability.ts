@@ -1,6 +1,7 @@
 // TCP connect and UDP request/reply checks with socat, plus the responders they talk to.
 import { startBackground } from './background.ts';
-import { excerpt, shq, socatHost, type Exec, type IpFamily } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, socatHost, type Exec, type IpFamily } from './target.ts';
 
 export interface ReachabilityResult {
   reachable: boolean;
@@ -51,11 +52,9 @@ function parseTimed(stdout: string): { rc: number; ms: number; body: string } {
 
 export async function tcpConnect(from: Exec, host: string, port: number, opts: TcpConnectOptions = {}): Promise<ReachabilityResult> {
   const timeoutMs = opts.timeoutMs ?? 3000;
-  const addr = shq(`TCP:${socatHost(host)}:${port},connect-timeout=${secs(timeoutMs)}`);
+  const addr = `TCP:${socatHost(host)}:${port},connect-timeout=${secs(timeoutMs)}`;
   // -u /dev/null: connect, send EOF, exit — no waiting for a server that never closes.
-  const socat = opts.readReply
-    ? `socat -T ${secs(timeoutMs)} -u ${addr} STDOUT`
-    : `socat -u /dev/null ${addr}`;
+  const socat = shellLine(opts.readReply ? ['socat', '-T', secs(timeoutMs), '-u', addr, 'STDOUT'] : ['socat', '-u', '/dev/null', addr]);
   return run(from, socat, timeoutMs);
 }
 
@@ -64,8 +63,8 @@ export async function udpExchange(from: Exec, host: string, port: number, opts: 
   const payload = opts.payload ?? 'kvnet-ping';
   const replyBytes = opts.replyBytes ?? Buffer.byteLength(payload);
   // readbytes makes socat treat the reply as EOF and exit at once instead of idling for -t.
-  const addr = shq(`UDP:${socatHost(host)}:${port},readbytes=${replyBytes}`);
-  const socat = `printf %s ${shq(payload)} | socat -t ${secs(timeoutMs)} -T ${secs(timeoutMs)} - ${addr}`;
+  const addr = `UDP:${socatHost(host)}:${port},readbytes=${replyBytes}`;
+  const socat = `${shellLine(['printf', '%s', payload])} | ${shellLine(['socat', '-t', secs(timeoutMs), '-T', secs(timeoutMs), '-', addr])}`;
   const r = await run(from, socat, timeoutMs);
   // UDP has no handshake: no reply within the timeout is the "unreachable" signal.
   if (r.reachable && !r.reply) return { reachable: false, error: `no UDP reply within ${timeoutMs}ms`, command: r.command, tool: 'socat' };
@@ -93,7 +92,7 @@ function listenAddr(proto: 'TCP' | 'UDP', kind: 'LISTEN' | 'RECVFROM', port: num
 
 /** UDP echo server (each datagram is sent back to its sender). Returns the stop function. */
 export async function startUdpEcho(guest: Exec, port: number, opts: ResponderOptions = {}): Promise<() => Promise<void>> {
-  const cmd = `socat ${shq(listenAddr('UDP', 'RECVFROM', port, opts.family))} PIPE`;
+  const cmd = shellLine(['socat', listenAddr('UDP', 'RECVFROM', port, opts.family), 'PIPE']);
   const bg = await startBackground(guest, cmd, { port, proto: 'udp' });
   return bg.stop;
 }
@@ -103,9 +102,9 @@ export async function startTcpResponder(guest: Exec, port: number, text: string,
   // Serve a file with -U (right-to-left only) so the text needs no escaping for socat's address parser.
   // Unique per call: parallel responders (and a sim's guests, which share the host's /tmp) must not share a file.
   const file = `/tmp/kvnet-resp-${port}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-  const w = await guest.exec(`printf %s ${shq(text)} > ${file}`, { timeoutMs: 15_000 });
+  const w = await guest.exec(`${shellLine(['printf', '%s', text])} > ${file}`, { timeoutMs: 15_000 });
   if (w.code !== 0) throw new Error(`startTcpResponder: could not write ${file}: ${excerpt(w.stderr)}`);
-  const cmd = `socat -U ${shq(listenAddr('TCP', 'LISTEN', port, opts.family))} OPEN:${file}`;
+  const cmd = shellLine(['socat', '-U', listenAddr('TCP', 'LISTEN', port, opts.family), `OPEN:${file}`]);
   const rm = async (): Promise<void> => {
     await guest.exec(`rm -f ${file}`, { timeoutMs: 15_000 }).catch(() => undefined);
   };

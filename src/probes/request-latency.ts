@@ -3,7 +3,8 @@
 // which is how a client outside the cluster reaches NodePort and LoadBalancer Services.
 import net from 'node:net';
 import { summarize, type Stats } from './stats.ts';
-import { excerpt, shq, socatHost, type Exec } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, socatHost, type Exec } from './target.ts';
 
 export interface RequestsOptions {
   /** Requests to make. Default 20. */
@@ -35,10 +36,12 @@ function tally(replies: string[]): Record<string, number> {
 export async function tcpRequests(from: Exec, host: string, port: number, opts: RequestsOptions = {}): Promise<RequestsResult> {
   const count = opts.count ?? 20;
   const t = ((opts.timeoutMs ?? 3000) / 1000).toFixed(3);
-  const addr = shq(`TCP:${socatHost(host)}:${port},connect-timeout=${t}`);
+  const socat = shellLine(['socat', '-T', t, '-u', `TCP:${socatHost(host)}:${port},connect-timeout=${t}`, 'STDOUT']);
+  // rc is socat's own status (a pipeline would report its last command's): a request that
+  // printed part of a reply and then failed counts as failed.
   const cmd = [
     `i=0; while [ $i -lt ${count} ]; do`,
-    `  s=$(date +%s%N); out=$(socat -T ${t} -u ${addr} STDOUT 2>/dev/null | tr -d '\\n'); rc=$?; e=$(date +%s%N)`,
+    `  s=$(date +%s%N); out=$(${socat} 2>/dev/null); rc=$?; e=$(date +%s%N); out=$(printf %s "$out" | tr -d '\\n')`,
     `  [ -z "$out" ] && rc=1; echo "R $rc $((e-s)) $out"`,
     `  i=$((i+1))`,
     `done`,

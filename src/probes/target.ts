@@ -18,7 +18,10 @@ export type ProbeTarget = Exec;
 
 export type IpFamily = 4 | 6;
 
-/** POSIX single-quote a word for sh. */
+/**
+ * POSIX single-quote a word for sh (always quoted).
+ * @deprecated build argv and use `shellLine` (src/guest/os.ts), the one quoting function.
+ */
 export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,7 +1,8 @@
 // TCP/UDP throughput with iperf3 -J between two targets.
 import { startBackground } from './background.ts';
 import { summarize, type Stats } from './stats.ts';
-import { excerpt, shq, type Exec, type IpFamily } from './target.ts';
+import { shellLine } from '../guest/os.ts';
+import { excerpt, type Exec, type IpFamily } from './target.ts';
 
 export interface ThroughputOptions {
   /** Test length (-t). Default 3. */
@@ -55,12 +56,12 @@ export function udpThroughput(client: Exec, server: Exec, serverAddr: string, op
 
 export function iperfClientCommand(addr: string, o: ThroughputOptions & { bitrate?: string }): string {
   // A bounded connect: an unreachable server is a fast, readable failure, not a TCP SYN back-off.
-  const args = ['iperf3', '-c', shq(addr.replace(/^\[|\]$/g, '')), '-p', String(o.port ?? 5201), '-J', '-t', String(o.seconds ?? 3), '--connect-timeout', '3000'];
+  const args = ['iperf3', '-c', addr.replace(/^\[|\]$/g, ''), '-p', String(o.port ?? 5201), '-J', '-t', String(o.seconds ?? 3), '--connect-timeout', '3000'];
   if (o.family) args.push(`-${o.family}`);
-  if (o.bitrate !== undefined) args.push('-u', '-b', shq(o.bitrate));
+  if (o.bitrate !== undefined) args.push('-u', '-b', o.bitrate);
   if ((o.parallel ?? 1) > 1) args.push('-P', String(o.parallel));
   if (o.reverse) args.push('-R');
-  return args.join(' ');
+  return shellLine(args);
 }
 
 /**

@@ -22,14 +22,14 @@ test('tcpConnect readReply returns the responder text', async () => {
   const g = new FakeExec(() => 'hello from b\nKVNET rc=0 ns=1000000\n');
   const r = await tcpConnect(g, '10.0.0.1', 80, { readReply: true });
   expect(r.reply).toBe('hello from b');
-  expect(g.commands[0]).toContain("-u 'TCP:10.0.0.1:80,connect-timeout=3.000' STDOUT");
+  expect(g.commands[0]).toContain("-u TCP:10.0.0.1:80,connect-timeout=3.000 STDOUT");
 });
 
 test('udpExchange: echo reply is reachable; silence is not', async () => {
   const ok = new FakeExec(() => 'kvnet-ping\nKVNET rc=0 ns=1200000\n');
   const r = await udpExchange(ok, '10.0.0.1', 5353);
   expect(r).toMatchObject({ reachable: true, reply: 'kvnet-ping', rttMs: 1.2 });
-  expect(ok.commands[0]).toContain("printf %s 'kvnet-ping' | socat -t 3.000 -T 3.000 - 'UDP:10.0.0.1:5353,readbytes=10'");
+  expect(ok.commands[0]).toContain("printf %s kvnet-ping | socat -t 3.000 -T 3.000 - UDP:10.0.0.1:5353,readbytes=10");
   const silent = new FakeExec(() => '\nKVNET rc=0 ns=3000000000\n');
   expect(await udpExchange(silent, '10.0.0.1', 5353)).toMatchObject({ reachable: false, error: 'no UDP reply within 3000ms' });
 });
@@ -37,14 +37,14 @@ test('udpExchange: echo reply is reachable; silence is not', async () => {
 test('responders run socat in the background and stop by pid', async () => {
   const g = new FakeExec((c) => backgroundReply(c) ?? '');
   const stopUdp = await startUdpEcho(g, 5353);
-  expect(g.commands[0]).toMatch(/^nohup socat 'UDP6-RECVFROM:5353,ipv6only=0,reuseaddr,fork' PIPE/);
+  expect(g.commands[0]).toMatch(/^nohup socat UDP6-RECVFROM:5353,ipv6only=0,reuseaddr,fork PIPE/);
   expect(g.commands[1]).toContain('ss -lun');
   await stopUdp();
   expect(g.commands.at(-1)).toMatch(/^kill 4242/);
   const h = new FakeExec((c) => backgroundReply(c) ?? '');
   const stopTcp = await startTcpResponder(h, 8080, "it's b", { family: 4 });
   expect(h.commands[0]).toMatch(/^printf %s 'it'\\''s b' > \/tmp\/kvnet-resp-8080-/);
-  expect(h.commands[1]).toMatch(/^nohup socat -U 'TCP4-LISTEN:8080,reuseaddr,fork' OPEN:\/tmp\/kvnet-resp-8080-/);
+  expect(h.commands[1]).toMatch(/^nohup socat -U TCP4-LISTEN:8080,reuseaddr,fork OPEN:\/tmp\/kvnet-resp-8080-/);
   await stopTcp();
   expect(h.commands.at(-1)).toMatch(/^rm -f \/tmp\/kvnet-resp-8080-/);
 });
@@ -69,7 +69,7 @@ test('resolve: one exec for N timed lookups, failures counted', async () => {
   const g = new FakeExec(() => out + '\n');
   const r = await resolve(g, 'kubernetes.default', { family: 4, count: 3 });
   expect(g.commands).toHaveLength(1);
-  expect(g.commands[0]).toContain("getent ahostsv4 'kubernetes.default'");
+  expect(g.commands[0]).toContain("getent ahostsv4 kubernetes.default");
   expect(r).toMatchObject({ addresses: ['10.96.0.1'], samples: [1.5, 2.5], failures: 1, tool: 'getent' });
   expect(r.stats.lossPct).toBeCloseTo(100 / 3);
 });

@@ -10,7 +10,7 @@ test('TCP: receiver rate, retransmits, per-interval samples; server started and 
   const server = new FakeExec((c) => backgroundReply(c) ?? '');
   const client = new FakeExec(() => fixture('iperf3-tcp.json'));
   const r = await tcpThroughput(client, server, '10.244.1.17', { seconds: 3 });
-  expect(client.commands).toEqual(["iperf3 -c '10.244.1.17' -p 5201 -J -t 3 --connect-timeout 3000"]);
+  expect(client.commands).toEqual(["iperf3 -c 10.244.1.17 -p 5201 -J -t 3 --connect-timeout 3000"]);
   expect(server.commands[0]).toMatch(/^nohup iperf3 -s -1 -p 5201 <\/dev\/null/);
   expect(server.commands.at(-1)).toMatch(/^kill 4242/);
   const j = JSON.parse(fixture('iperf3-tcp.json'));
@@ -28,7 +28,7 @@ test('UDP: loss, jitter from the receiver side, -u -b on the command', async () 
   const server = new FakeExec((c) => backgroundReply(c) ?? '');
   const client = new FakeExec(() => fixture('iperf3-udp.json'));
   const r = await udpThroughput(client, server, 'fd10::5', { bitrate: '500M', family: 6, port: 5301, parallel: 2, reverse: true });
-  expect(client.commands[0]).toBe("iperf3 -c 'fd10::5' -p 5301 -J -t 3 --connect-timeout 3000 -6 -u -b '500M' -P 2 -R");
+  expect(client.commands[0]).toBe("iperf3 -c fd10::5 -p 5301 -J -t 3 --connect-timeout 3000 -6 -u -b 500M -P 2 -R");
   const j = JSON.parse(fixture('iperf3-udp.json'));
   expect(r.protocol).toBe('udp');
   expect(r.lossPct).toBe(j.end.sum_received.lost_percent);
