@@ -4,6 +4,8 @@ import { realpathSync } from 'node:fs';
 const USAGE = `usage:
   kvnet sim up [--nodes N] [--kubeconfig FILE] [--mtu N] [--single-stack] [--port N] [--no-dataplane]
       start a simulated cluster in the foreground; prints "kvnet sim ready kubeconfig=<path>"
+  kvnet sim fault list|set|clear [NAME] [--percent N] [--mtu N] [--namespace NS] [--vm NAME] [--node NODE] --kubeconfig FILE
+      see a check go red: set, list or clear a fault of the bundled sim (\`kvnet sim fault help\` for details)
   kvnet ssh-proxy --kubeconfig FILE <namespace> <vmi> [port]
       an OpenSSH ProxyCommand: stdin/stdout to <port> (default 22) of the VMI, over port-forward
   kvnet preflight [--kubeconfig FILE]
@@ -105,6 +107,11 @@ async function cleanup(args: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === 'sim' && sub === 'up') return simUp(rest);
+  if (cmd === 'sim' && sub === 'fault') {
+    const { runFaultCli } = await import('./sim/fault-cli.ts');
+    process.exitCode = await runFaultCli(rest);
+    return;
+  }
   if (cmd === 'ssh-proxy') {
     const { runProxy } = await import('./guest/proxy.ts');
     const code = await runProxy([sub, ...rest].filter((a): a is string => a !== undefined));

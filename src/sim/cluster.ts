@@ -35,10 +35,13 @@ export function nodeExternalIP(externalNet: string, i: number): string {
   return `${externalNet}.${10 + i}`;
 }
 
-/** The MetalLB pool: addresses on host loopback next to the nodes'. */
-export function loadBalancerPool(externalNet: string): string[] {
-  return Array.from({ length: 51 }, (_, k) => `${externalNet}.${200 + k}`);
+/** The MetalLB pool: addresses on host loopback next to the nodes' (the seeded IPAddressPool's range). */
+export function loadBalancerRange(externalNet: string): string {
+  return `${externalNet}.200-${externalNet}.250`;
 }
+
+/** MetalLB's namespace, where its IPAddressPools and L2Advertisements live. */
+export const METALLB_NAMESPACE = 'metallb-system';
 
 /** The node's address on the machine network (the fabric puts the same on its eth0). */
 export function nodeInternalIP(i: number): string {
@@ -84,12 +87,28 @@ export class SimCluster {
     });
     kv.status = { phase: 'Deployed', observedKubeVirtVersion: KUBEVIRT_VERSION, targetKubeVirtVersion: KUBEVIRT_VERSION, conditions: [{ type: 'Available', status: 'True' }] };
     r.update(this.kind('kubevirt.io/v1', 'KubeVirt'), 'openshift-cnv', kv.metadata.name as string, kv, { subresource: 'status' });
+    if (this.settings.externalNet) this.seedMetalLB(this.settings.externalNet);
     r.create(this.kind('hco.kubevirt.io/v1beta1', 'HyperConverged'), 'openshift-cnv', {
       apiVersion: 'hco.kubevirt.io/v1beta1', kind: 'HyperConverged', metadata: { name: 'kubevirt-hyperconverged', namespace: 'openshift-cnv' },
       spec: {
         featureGates: { deployKubeSecondaryDNS: false, alignCPUs: false },
         liveMigrationConfig: { completionTimeoutPerGiB: 150, parallelMigrationsPerCluster: 5, parallelOutboundMigrationsPerNode: 2, progressTimeout: 150 },
       },
+    });
+  }
+
+  /** MetalLB as an install leaves it configured: one L2 pool on the sim's external /24, advertised. */
+  private seedMetalLB(externalNet: string): void {
+    const r = this.registry;
+    const ns = METALLB_NAMESPACE;
+    r.create(this.kind('v1', 'Namespace'), undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } } });
+    r.create(this.kind('metallb.io/v1beta1', 'IPAddressPool'), ns, {
+      apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'default', namespace: ns },
+      spec: { addresses: [loadBalancerRange(externalNet)], autoAssign: true, avoidBuggyIPs: false },
+    });
+    r.create(this.kind('metallb.io/v1beta1', 'L2Advertisement'), ns, {
+      apiVersion: 'metallb.io/v1beta1', kind: 'L2Advertisement', metadata: { name: 'default', namespace: ns },
+      spec: { ipAddressPools: ['default'] },
     });
   }
 

@@ -10,6 +10,7 @@ import { Faults, registerPodNetworkFaults } from './faults.ts';
 import { Multus } from './cni/multus.ts';
 import type { DataPlane } from './sim.ts';
 import type { EndpointsController } from './controllers/endpoints.ts';
+import type { MetalLB } from './controllers/metallb.ts';
 import { startServiceNetwork } from './service-network.ts';
 import { installSriov } from './controllers/sriov-install.ts';
 import { startSecondaryNetworks } from './secondary-networks.ts';
@@ -17,7 +18,7 @@ import { startSecondaryNetworks } from './secondary-networks.ts';
 /** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
 export const CLUSTER_DNS_IP = '172.30.0.10';
 
-export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController } = {}): Promise<DataPlane> {
+export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController; metallb?: MetalLB } = {}): Promise<DataPlane> {
   const s = cluster.settings;
   const fabric = await Fabric.create({ nodes: s.nodes, mtu: s.mtu, dualStack: s.dualStack });
   const api = cluster.registry;
@@ -25,7 +26,7 @@ export async function startDataPlane(cluster: SimCluster, stateDir: string, cont
   registerPodNetworkFaults(faults, fabric);
   const multus = new Multus(api);
   const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults, multus);
-  const services = await startServiceNetwork(cluster, fabric, stateDir, faults, control.endpoints, CLUSTER_DNS_IP);
+  const services = await startServiceNetwork(cluster, fabric, stateDir, faults, control, CLUSTER_DNS_IP);
   const sriov = await installSriov(api, fabric, multus, faults);
   const admin = await serveAdmin(stateDir, faults);
   cluster.use(new KubeScheduler(api).addFilter(sriov.schedulerFilter)).use(new VirtController(api)).use(handler);

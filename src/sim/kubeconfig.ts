@@ -1,6 +1,6 @@
 // The kubeconfig the sim hands to users: one cluster, one user with the sim's bearer token.
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import YAML from 'yaml';
 
 export function kubeconfigYaml(server: string, token: string, caPem: string, name = 'kvnet-sim'): string {
@@ -18,4 +18,31 @@ export function writeKubeconfig(path: string, server: string, token: string, caP
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, kubeconfigYaml(server, token, caPem), { mode: 0o600 });
   chmodSync(path, 0o600); // mode applies only to a new file; an older one may be wider
+}
+
+/**
+ * Beside a sim's kubeconfig: where that sim's state dir (admin socket, token) is, so tools given
+ * only the kubeconfig (`kvnet sim fault`) find its fault registry. kubectl never reads it.
+ */
+export interface SimLocator {
+  server: string;
+  stateDir: string;
+}
+
+export function simLocatorPath(kubeconfig: string): string {
+  return join(dirname(kubeconfig), `${basename(kubeconfig)}.kvnet-sim.json`);
+}
+
+export function writeSimLocator(kubeconfig: string, loc: SimLocator): void {
+  writeFileSync(simLocatorPath(kubeconfig), `${JSON.stringify(loc)}\n`, { mode: 0o600 });
+}
+
+/** Removes the locator if it is still this sim's (a newer sim may have written its own). */
+export function removeSimLocator(kubeconfig: string, stateDir: string): void {
+  try {
+    const cur = JSON.parse(readFileSync(simLocatorPath(kubeconfig), 'utf8')) as Partial<SimLocator>;
+    if (cur.stateDir === stateDir) rmSync(simLocatorPath(kubeconfig), { force: true });
+  } catch {
+    // none, or not ours to judge: leave it
+  }
 }

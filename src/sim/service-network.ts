@@ -3,6 +3,7 @@
 import type { SimCluster } from './cluster.ts';
 import { ClusterDns } from './controllers/cluster-dns.ts';
 import type { EndpointsController } from './controllers/endpoints.ts';
+import type { MetalLB } from './controllers/metallb.ts';
 import { KubeProxy, gatewaySocketPath } from './controllers/kube-proxy.ts';
 import type { Fabric } from './fabric/topo.ts';
 import type { Faults } from './faults.ts';
@@ -12,7 +13,7 @@ export interface ServiceNetwork {
   stop(): Promise<void>;
 }
 
-export async function startServiceNetwork(cluster: SimCluster, fabric: Fabric, stateDir: string, faults: Faults, endpoints: EndpointsController | undefined, dnsIP: string): Promise<ServiceNetwork> {
+export async function startServiceNetwork(cluster: SimCluster, fabric: Fabric, stateDir: string, faults: Faults, control: { endpoints?: EndpointsController; metallb?: MetalLB }, dnsIP: string): Promise<ServiceNetwork> {
   const api = cluster.registry;
   const socketFor = (node: string) => gatewaySocketPath(stateDir, node);
   const gateways = await startNodeGateways(stateDir, fabric.nodes.map((n) => n.name), socketFor);
@@ -31,6 +32,14 @@ export async function startServiceNetwork(cluster: SimCluster, fabric: Fabric, s
     set: () => dns.setDown(true),
     clear: () => dns.setDown(false),
   });
+  const { endpoints, metallb } = control;
+  if (metallb) {
+    faults.register('metallb-stuck', {
+      description: 'the MetalLB controller stops assigning: new LoadBalancer Services stay without an address (<pending>)',
+      set: async () => metallb.setStuck(true),
+      clear: async () => metallb.setStuck(false),
+    });
+  }
   if (endpoints) {
     faults.register('endpoints-stuck', {
       description: 'the endpointslice controller hangs: EndpointSlices stop following Services, pods and VM readiness',

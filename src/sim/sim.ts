@@ -3,7 +3,7 @@
 import { validate as validateAdmission } from './api/admission/index.ts';
 import { ApiServer, type KubevirtSubresources } from './api/server.ts';
 import { serviceAllocator } from './api/service-allocator.ts';
-import { SimCluster, loadBalancerPool, type SimSettings } from './cluster.ts';
+import { SimCluster, type SimSettings } from './cluster.ts';
 import { EndpointsController } from './controllers/endpoints.ts';
 import { MetalLB } from './controllers/metallb.ts';
 
@@ -35,12 +35,13 @@ export class Sim {
     // Service networking's control plane runs with or without packets.
     const endpoints = new EndpointsController(cluster.registry);
     cluster.use(endpoints);
-    if (opts.settings.externalNet) cluster.use(new MetalLB(cluster.registry, loadBalancerPool(opts.settings.externalNet)));
+    const metallb = opts.settings.externalNet ? new MetalLB(cluster.registry) : undefined;
+    if (metallb) cluster.use(metallb);
     let dataPlane: DataPlane | undefined;
     if (opts.dataPlane) {
       // Loaded lazily: the fabric needs the sandbox, the control plane alone does not.
       const { startDataPlane } = await import('./data-plane.ts');
-      dataPlane = await startDataPlane(cluster, opts.stateDir, { endpoints });
+      dataPlane = await startDataPlane(cluster, opts.stateDir, { endpoints, metallb });
     }
     cluster.start();
     const api = new ApiServer({ registry: cluster.registry, token: opts.token, tls: opts.tls, subresources: dataPlane?.subresources });

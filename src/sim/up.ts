@@ -8,7 +8,7 @@ import { DEFAULT_SETTINGS, type SimSettings } from './cluster.ts';
 import { Edge } from './edge.ts';
 import { startSandbox, type SandboxProcess } from './fabric/sandbox.ts';
 import { HostForwarder } from './ingress/host-forwarder.ts';
-import { writeKubeconfig } from './kubeconfig.ts';
+import { removeSimLocator, writeKubeconfig, writeSimLocator } from './kubeconfig.ts';
 import { Sim, type SimOptions } from './sim.ts';
 import { makeServingCert } from './tls.ts';
 
@@ -93,11 +93,13 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
     };
   }
   writeKubeconfig(kubeconfig, server, token, tls.caPem);
+  writeSimLocator(kubeconfig, { server, stateDir });
   let stopped: Promise<void> | undefined;
   return {
     kubeconfig, server, token, caPem: tls.caPem, stateDir, settings,
     stop() {
       stopped ??= stopInner().finally(() => {
+        removeSimLocator(kubeconfig, stateDir);
         rmSync(stateDir, { recursive: true, force: true });
         process.off('exit', onExit);
       });

@@ -185,12 +185,12 @@ sandboxMain(async () => {
   r.dialListenersAfterRemove = await listeners('fork TCP4:10.0.3.2:8080');
 
   // Faults: each must break its path, and undoing it must heal it.
-  await f.setLoss(100);
+  await f.setGuestLoss(A, 100);
   r.loss100Cross = await ping(A, b.ipv4);
   r.loss100Same = await ping(A, d.ipv4);
-  await f.setLoss(0);
+  await f.setGuestLoss(A, 0);
   r.loss0Cross = await pingRetry(A, b.ipv4);
-  await f.setLoss(50);
+  await f.setGuestLoss(A, 50);
   let got = 0;
   const n = 40;
   const res = await run(['ping', '-n', '-q', '-c', String(n), '-i', '0.01', '-W', '1', b.ipv4], { netns: A, allowFail: true });
@@ -198,7 +198,7 @@ sandboxMain(async () => {
   got = m ? Number(m[1]) : 0;
   r.loss50Received = got;
   r.loss50Sent = n;
-  await f.setLoss(0);
+  await f.setGuestLoss(A, 0);
   await f.breakMasquerade(a);
   r.brokenMasq = await ping(A, b.ipv4);
   await f.restoreMasquerade(a);

@@ -37,15 +37,27 @@ export class DataPlaneSim {
   }
 
   /** Creates the VM, waits for its VMI to run, and logs in. */
-  async vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
-    await this.kube.create(masqueradeVm({ ...o, namespace: this.namespace, sshKeySecret: 'ssh-key' }));
-    const vmi = await this.kube.waitForObject('kubevirt.io/v1', 'VirtualMachineInstance', this.namespace, o.name,
-      (v) => ((v?.status as { phase?: string } | undefined)?.phase === 'Running' ? v : undefined), { what: `VMI ${o.name} Running`, timeoutMs: 60_000 });
+  vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
+    return this.vmFrom(masqueradeVm({ ...o, namespace: this.namespace, sshKeySecret: 'ssh-key' }));
+  }
+
+  /** As vm(), for a manifest built elsewhere (any namespace that has the `ssh-key` Secret, see secret()). */
+  async vmFrom(vm: KObject): Promise<TestVm> {
+    const ns = vm.metadata?.namespace as string;
+    const name = vm.metadata?.name as string;
+    await this.kube.create(vm);
+    const vmi = await this.kube.waitForObject('kubevirt.io/v1', 'VirtualMachineInstance', ns, name,
+      (v) => ((v?.status as { phase?: string } | undefined)?.phase === 'Running' ? v : undefined), { what: `VMI ${name} Running`, timeoutMs: 60_000 });
     const status = vmi.status as { nodeName: string; interfaces: VmiInterface[] };
     const ips = status.interfaces[0].ipAddresses ?? [];
-    const guest = await Guest.connect({ kc: this.kube.kc, namespace: this.namespace, vmi: o.name, user: 'fedora', privateKey: this.keys.privateKey, timeoutMs: 30_000 });
+    const guest = await Guest.connect({ kc: this.kube.kc, namespace: ns, vmi: name, user: 'fedora', privateKey: this.keys.privateKey, timeoutMs: 30_000 });
     this.guests.push(guest);
-    return { name: o.name, guest, node: status.nodeName, podIPv4: ips.find((i) => !i.includes(':')) as string, podIPv6: ips.find((i) => i.includes(':')) };
+    return { name, guest, node: status.nodeName, podIPv4: ips.find((i) => !i.includes(':')) as string, podIPv6: ips.find((i) => i.includes(':')) };
+  }
+
+  /** The SSH key Secret in another namespace. */
+  async secret(namespace: string): Promise<void> {
+    await this.kube.create(sshKeySecret('ssh-key', namespace, this.keys.publicKey));
   }
 
   /** The real kubectl against this sim; stdout and stderr together, as a user reads them. */

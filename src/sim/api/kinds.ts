@@ -89,6 +89,11 @@ export const KINDS: Kind[] = [
   { group: 'kubevirt.io', version: 'v1', kind: 'VirtualMachineInstanceMigration', plural: 'virtualmachineinstancemigrations', singular: 'virtualmachineinstancemigration', namespaced: true, shortNames: ['vmim', 'vmims'], categories: ['all'], status: true,
     columns: [{ name: 'Phase', type: 'string', path: '.status.phase' }, { name: 'VMI', type: 'string', path: '.spec.vmiName' }] },
 
+  // MetalLB (its CRDs; printer columns as upstream's)
+  { group: 'metallb.io', version: 'v1beta1', kind: 'IPAddressPool', plural: 'ipaddresspools', singular: 'ipaddresspool', namespaced: true,
+    columns: [{ name: 'Auto Assign', type: 'boolean', path: '.spec.autoAssign' }, { name: 'Avoid Buggy IPs', type: 'boolean', path: '.spec.avoidBuggyIPs' }, { name: 'Addresses', type: 'string', path: '.spec.addresses' }, age] },
+  { group: 'metallb.io', version: 'v1beta1', kind: 'L2Advertisement', plural: 'l2advertisements', singular: 'l2advertisement', namespaced: true,
+    columns: [{ name: 'IPAddressPools', type: 'string', path: '.spec.ipAddressPools' }, { name: 'IPAddressPool Selectors', type: 'string', path: '.spec.ipAddressPoolSelectors' }, { name: 'Interfaces', type: 'string', path: '.spec.interfaces' }, age] },
   // Multus, nmstate
   { group: 'k8s.cni.cncf.io', version: 'v1', kind: 'NetworkAttachmentDefinition', plural: 'network-attachment-definitions', singular: 'network-attachment-definition', namespaced: true, shortNames: ['net-attach-def'], columns: [age] },
   { group: 'k8s.cni.cncf.io', version: 'v1beta1', kind: 'MultiNetworkPolicy', plural: 'multi-networkpolicies', singular: 'multi-networkpolicy', namespaced: true, shortNames: ['multi-policy'], columns: [age] },

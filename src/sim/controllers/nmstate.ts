@@ -13,6 +13,7 @@ import type { KObject } from '../api/types.ts';
 import { sh } from '../fabric/exec.ts';
 import { EXTERNAL_BRIDGE } from '../fabric/machine-network.ts';
 import type { NodeBridge } from '../fabric/node-bridges.ts';
+import { ipLine } from '../fabric/line.ts';
 import type { Fabric } from '../fabric/topo.ts';
 import { Controller } from './controller.ts';
 import { recordEvent } from './events.ts';
@@ -134,7 +135,7 @@ export class Nmstate extends Controller {
       if (i.state === 'ignore') continue;
       if (i.state === 'absent') await b.remove(node, i.name);
       else if (i.type === 'linux-bridge' || i.type === 'ovs-bridge') await b.apply(node, i.name, i.type, (i.bridge?.port ?? []).map((p) => p.name), i.mtu);
-      else await sh(`ip -n ${node} link set ${i.name}${i.mtu ? ` mtu ${i.mtu}` : ''} ${i.state === 'down' ? 'down' : 'up'}`);
+      else await sh(`${ipLine`ip -n ${node} link set ${i.name}`}${i.mtu ? ipLine` mtu ${i.mtu}` : ''} ${i.state === 'down' ? 'down' : 'up'}`);
     }
     for (const m of ds.ovn?.['bridge-mappings'] ?? []) b.setMapping(node, m.localnet, m.state === 'absent' ? undefined : m.bridge);
   }
@@ -213,6 +214,6 @@ function keepTransitions(prev: Condition[], next: Condition[]): Condition[] {
 interface IpLink { ifname: string; address?: string; mtu: number; operstate: string; flags?: string[]; addr_info?: { family: string; local: string; prefixlen: number }[] }
 
 async function readLinks(node: string): Promise<IpLink[]> {
-  const r = await sh(`ip -n ${node} -j addr show`);
+  const r = await sh(ipLine`ip -n ${node} -j addr show`);
   return JSON.parse(r.stdout || '[]') as IpLink[];
 }

@@ -138,6 +138,7 @@ export class VirtHandler extends Controller {
     // Guest NICs are named in interface order (eth0, eth1, ...), as virtio devices enumerate.
     const ifName = (i: VmiInterface) => `eth${ifaces.indexOf(i)}`;
     let guestIP: string | undefined;
+    let launcherGateway: string | undefined;
     if (masq) {
       const mac = masq.macAddress ?? warm.prepared?.plan.mac ?? libvirtMac();
       const plan = await this.fabric.plumbMasquerade(pod, {
@@ -148,10 +149,11 @@ export class VirtHandler extends Controller {
       leases[ifName(masq)] = { address: plan.guest.ipv4, gateway: plan.guest.gw4, mtu: this.fabric.mtu };
       nics.push({ name: ifName(masq), mac });
       guestIP = plan.guest.ipv4.split('/')[0];
+      launcherGateway = plan.guest.gw4;
       // Every VM is reached by SSH first: have the port-forward listener up by then.
       this.fabric.openDial(pod.netns, guestIP, 22).catch((e: Error) => console.error(`virt-handler: port-forward listener for ${key}: ${e.message}`));
     }
-    await this.faults.onPodPlumbed(pod);
+    await this.faults.guestPlumbed({ namespace: ns, vm: name, node, netns: guestNetns, pod: masq ? pod : undefined, launcherGateway });
     const attached: AttachContext[] = [];
     const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP, agent: warm.agent, guestReport: [], interfaces: [], attached, masq: masq && { name: masq.name, mac: nics[0].mac } };
     this.domains.set(key, dom);
@@ -338,6 +340,7 @@ export class VirtHandler extends Controller {
     const dom = this.domains.get(key);
     if (!dom) return;
     this.domains.delete(key);
+    this.faults.guestGone(dom.guestNetns);
     dom.stopping = true;
     if (dom.agent.exitCode === null && dom.agent.signalCode === null) {
       const exited = new Promise((r) => dom.agent.once('exit', r));

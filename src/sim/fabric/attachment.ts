@@ -3,6 +3,7 @@
 // and the pod's interface; the sim leaves both out (same L2 behaviour, one hop less).
 import { frag, sh } from './exec.ts';
 import { NftTable } from './nft-table.ts';
+import { ipLine, nftString } from './line.ts';
 
 export interface AttachSpec {
   node: string;
@@ -21,10 +22,10 @@ export async function attachToBridge(s: AttachSpec): Promise<string> {
   const hostIf = `vs${(++seq).toString(16).padStart(8, '0')}`;
   await sh([
     frag.ip([
-      `link add ${hostIf} mtu ${s.mtu} type veth peer name ${s.guestIf} netns ${s.guestNetns} address ${s.mac} mtu ${s.mtu}`,
-      `link set ${hostIf} master ${s.bridge} up`,
+      ipLine`link add ${hostIf} mtu ${s.mtu} type veth peer name ${s.guestIf} netns ${s.guestNetns} address ${s.mac} mtu ${s.mtu}`,
+      ipLine`link set ${hostIf} master ${s.bridge} up`,
     ], s.node),
-    frag.ip([`link set ${s.guestIf} up`], s.guestNetns),
+    frag.ip([ipLine`link set ${s.guestIf} up`], s.guestNetns),
   ].join('\n'));
   return hostIf;
 }
@@ -51,7 +52,7 @@ export class MacSpoofCheck {
   }
 
   private async render(node: string): Promise<void> {
-    const rules = [...(this.ports.get(node) ?? new Map<string, string>())].map(([port, mac]) => `    iifname "${port}" ether saddr != ${mac} counter drop`);
+    const rules = [...(this.ports.get(node) ?? new Map<string, string>())].map(([port, mac]) => `    iifname "${nftString(port, 'port')}" ether saddr != ${nftString(mac, 'MAC')} counter drop`);
     await new NftTable(node, 'bridge', 'macspoofchk').replace(
       `  chain prerouting {\n    type filter hook prerouting priority -300; policy accept;\n${rules.join('\n')}\n  }`,
     );

@@ -1,4 +1,5 @@
 // A Linux bridge with optional addresses (the bridge itself acting as gateway).
+import { ipLine } from './line.ts';
 export interface BridgeSpec {
   name: string;
   mtu?: number;
@@ -12,10 +13,10 @@ export class Bridge {
 
   createLines(): string[] {
     const { name, mtu, mac, addresses = [] } = this.spec;
-    const set = [mtu ? `mtu ${mtu}` : '', mac ? `address ${mac}` : ''].filter(Boolean).join(' ');
+    const set = [mtu ? ipLine`mtu ${mtu}` : '', mac ? ipLine`address ${mac}` : ''].filter(Boolean).join(' ');
     return [
-      `link add ${name} type bridge`,
-      `link set ${name} ${set} up`.replace(/\s+/g, ' '),
+      ipLine`link add ${name} type bridge`,
+      `${ipLine`link set ${name}`} ${set} up`.replace(/\s+/g, ' '),
       ...addresses.map((a) => addrLine(a, name)),
     ];
   }
@@ -23,5 +24,5 @@ export class Bridge {
 
 /** `addr add` with `nodad` for IPv6 so the address is usable at once. */
 export function addrLine(cidr: string, dev: string): string {
-  return cidr.includes(':') ? `addr add ${cidr} dev ${dev} nodad` : `addr add ${cidr} dev ${dev}`;
+  return cidr.includes(':') ? ipLine`addr add ${cidr} dev ${dev} nodad` : ipLine`addr add ${cidr} dev ${dev}`;
 }

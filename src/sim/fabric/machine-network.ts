@@ -10,6 +10,7 @@ import { frag, sh, spawnIn } from './exec.ts';
 import { Netns } from './netns.ts';
 import type { Node } from './node.ts';
 import { Veth } from './veth.ts';
+import { ipLine } from './line.ts';
 import type { ChildProcess } from 'node:child_process';
 
 /** Spare NICs every node gets on the machine network (eth0 carries the node IP and the overlays). */
@@ -130,7 +131,7 @@ export class MachineNetwork {
         const seg = await this.vlanSegment(vid);
         const local = ifName(`${nic}.v${vid}`);
         const cable = new Veth({ a: { name: ifName(`m${n.index}-${nic}.${vid}`), master: seg }, b: { name: local, netns: nodeName }, mtu: this.mtu });
-        await sh([frag.ip([...cable.createLines(), ...cable.endLines('a')], this.machine.name), frag.ip([`link set ${local} up`], nodeName)].join('\n'));
+        await sh([frag.ip([...cable.createLines(), ...cable.endLines('a')], this.machine.name), frag.ip([ipLine`link set ${local} up`], nodeName)].join('\n'));
         return local;
       })();
       this.trunks.set(key, p);

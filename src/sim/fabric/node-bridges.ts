@@ -1,6 +1,7 @@
 // Bridges on the nodes that secondary networks plug into: the ones nmstate makes (linux-bridge,
 // and ovs-bridge modelled as a Linux bridge), br-ex, per-VLAN sub-bridges, and OVN bridge-mappings.
 import { frag, sh } from './exec.ts';
+import { ipLine } from './line.ts';
 import { EXTERNAL_BRIDGE, EXTERNAL_UPLINK, ifName, type MachineNetwork } from './machine-network.ts';
 import type { Node } from './node.ts';
 
@@ -55,14 +56,14 @@ export class NodeBridges {
     const cur = this.get(node, name);
     const m = mtu ?? cur?.mtu ?? this.machine.mtu;
     const lines: string[] = [];
-    if (!cur) lines.push(`link add ${kname} type bridge`);
-    lines.push(`link set ${kname} mtu ${m} up`);
-    for (const p of cur?.ports ?? []) if (!ports.includes(p)) lines.push(`link set ${p} nomaster`);
+    if (!cur) lines.push(ipLine`link add ${kname} type bridge`);
+    lines.push(ipLine`link set ${kname} mtu ${m} up`);
+    for (const p of cur?.ports ?? []) if (!ports.includes(p)) lines.push(ipLine`link set ${p} nomaster`);
     const down = this.uplinksDown && name !== EXTERNAL_BRIDGE;
     for (const p of ports) {
       const hold = down && this.machine.isNic(node, p);
       if (hold) this.heldDown.add(`${node}/${p}`);
-      lines.push(`link set ${p} master ${kname}`, `link set ${p} ${hold ? 'down' : 'up'}`);
+      lines.push(ipLine`link set ${p} master ${kname}`, ipLine`link set ${p} ${hold ? 'down' : 'up'}`);
     }
     await sh(frag.ip(lines, node));
     this.bridges.set(`${node}/${name}`, { name, kname, type, ports: [...ports], mtu: m });
@@ -78,7 +79,7 @@ export class NodeBridges {
     const cur = this.get(node, name);
     if (!cur) return;
     this.bridges.delete(`${node}/${name}`);
-    await sh(frag.ip([`link delete ${cur.kname}`], node), { allowFail: true });
+    await sh(frag.ip([ipLine`link delete ${cur.kname}`], node), { allowFail: true });
   }
 
   /** A bridge CNI creates the bridge it is pointed at when the node has none (with no uplink). */
@@ -101,7 +102,7 @@ export class NodeBridges {
         const parent = this.get(node, bridge);
         if (!parent) throw new Error(`bridge ${bridge} not found on ${node}`);
         const kname = ifName(`${parent.kname}.v${vid}`);
-        await sh(frag.ip([`link add ${kname} type bridge`, `link set ${kname} mtu ${parent.mtu} up`], node));
+        await sh(frag.ip([ipLine`link add ${kname} type bridge`, ipLine`link set ${kname} mtu ${parent.mtu} up`], node));
         await this.cableVlan(node, kname, parent.ports, vid);
         return kname;
       })();
@@ -116,7 +117,7 @@ export class NodeBridges {
     for (const port of ports) if (this.machine.isNic(node, port)) links.push(await this.machine.trunk(node, port, vid));
     const down = this.uplinksDown && !kname.startsWith(EXTERNAL_BRIDGE);
     if (down) links.forEach((l) => this.heldDown.add(`${node}/${l}`));
-    if (links.length) await sh(frag.ip(links.flatMap((l) => [`link set ${l} master ${kname}`, `link set ${l} ${down ? 'down' : 'up'}`]), node));
+    if (links.length) await sh(frag.ip(links.flatMap((l) => [ipLine`link set ${l} master ${kname}`, ipLine`link set ${l} ${down ? 'down' : 'up'}`]), node));
   }
 
   // --- OVN bridge-mappings (localnet name → bridge), per node -----------------
@@ -163,7 +164,7 @@ export class NodeBridges {
 }
 
 async function linkNames(node: string): Promise<Set<string>> {
-  const r = await sh(`ip -n ${node} -o link show`);
+  const r = await sh(ipLine`ip -n ${node} -o link show`);
   return new Set(r.stdout.split('\n').map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1]).filter((x): x is string => !!x));
 }
 

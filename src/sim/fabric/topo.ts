@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { bridgeBatch, frag, ipBatch, run, sh } from './exec.ts';
 import { addrLine, Bridge } from './bridge.ts';
 import { NetnsDialer, connectFrom } from './connect.ts';
-import { applyOverlayDrops, setLoss } from './faults.ts';
+import { applyOverlayDrops, setGuestLoss, setUnderlayLimit } from './faults.ts';
 import {
   MASQ_GATEWAY_IF, kubevirtTable, masqueradeLinkLines, masqueradeNftBody, masqueradePlan,
   type MasqueradeGuest, type MasqueradePlan,
@@ -266,9 +266,14 @@ export class Fabric {
 
   // --- faults -------------------------------------------------------------
 
-  /** Random drop of N% of pod-network packets (0 clears). */
-  setLoss(percent: number): Promise<void> {
-    return setLoss(this.nodes, percent);
+  /** Drop N% of what a guest netns sends (0 clears); TCP with `launcherGateway` (the port-forward path) passes. */
+  setGuestLoss(guestNetns: string, percent: number, launcherGateway?: string): Promise<void> {
+    return setGuestLoss(guestNetns, percent, launcherGateway);
+  }
+
+  /** The node-to-node path carries inner packets of at most `mtu` bytes (undefined: no limit). */
+  setUnderlayLimit(mtu: number | undefined, node?: string): Promise<void> {
+    return setUnderlayLimit(MACHINE_NETNS, this.nodes, mtu, node);
   }
 
   /** Remove the masquerade SNAT: guest egress leaves with 10.0.2.2 and replies never come back. */

@@ -1,4 +1,5 @@
 // A veth pair, expressed as `ip -batch` lines so callers can fold it into bigger batches.
+import { ipLine } from './line.ts';
 export interface VethEnd {
   name: string;
   /** Target netns; omit for the netns the batch runs in. */
@@ -18,10 +19,10 @@ export interface VethSpec {
 
 function endArgs(e: VethEnd, mtu?: number): string {
   return [
-    `name ${e.name}`,
-    e.netns ? `netns ${e.netns}` : '',
-    mtu ? `mtu ${mtu}` : '',
-    e.mac ? `address ${e.mac}` : '',
+    ipLine`name ${e.name}`,
+    e.netns ? ipLine`netns ${e.netns}` : '',
+    mtu ? ipLine`mtu ${mtu}` : '',
+    e.mac ? ipLine`address ${e.mac}` : '',
   ].filter(Boolean).join(' ');
 }
 
@@ -38,16 +39,16 @@ export class Veth {
   endLines(which: 'a' | 'b'): string[] {
     const e = this.spec[which];
     const out: string[] = [];
-    if (e.master) out.push(`link set ${e.name} master ${e.master}`);
-    if (this.spec.up ?? true) out.push(`link set ${e.name} up`);
+    if (e.master) out.push(ipLine`link set ${e.name} master ${e.master}`);
+    if (this.spec.up ?? true) out.push(ipLine`link set ${e.name} up`);
     return out;
   }
 
   static setMtu(name: string, mtu: number): string {
-    return `link set ${name} mtu ${mtu}`;
+    return ipLine`link set ${name} mtu ${mtu}`;
   }
 
   static setMac(name: string, mac: string): string {
-    return `link set ${name} address ${mac}`;
+    return ipLine`link set ${name} address ${mac}`;
   }
 }

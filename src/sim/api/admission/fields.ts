@@ -115,3 +115,19 @@ export function duplicates(names: Array<{ name: unknown; field: string }>, what:
   }
   return out;
 }
+
+/**
+ * A Linux interface name as the kernel's dev_valid_name() takes it: not empty, not "." or "..", no
+ * "/", ":" or whitespace. Nothing stricter. Length is not checked here: the seed's own examples name
+ * a bridge "bridge-interface" (16 bytes), so the fabric keeps such names and gives the kernel a
+ * shortened one (NodeBridge.kname), as it always has.
+ */
+export function ifname(value: unknown, field: string, what: string): Cause[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value !== 'string') return [invalid(field, `${what} must be a string (a Linux interface name); got ${show(value)}`)];
+  const why = value === '' ? 'is empty'
+    : value === '.' || value === '..' ? 'is reserved'
+    : /[/:\s]/.test(value) ? 'contains "/", ":" or whitespace (a space, tab or newline)'
+    : undefined;
+  return why ? [invalid(field, `${what} ${show(value)} is not a valid Linux interface name: it ${why}`)] : [];
+}

@@ -1,7 +1,7 @@
 // NetworkAttachmentDefinition (k8s.cni.cncf.io/v1): the CNI config in spec.config,
 // seed §8.5.2 (Linux bridge), §8.8.1 (OVN-Kubernetes layer2/localnet), §8.11 (macvlan).
 import type { AdmissionRequest, Cause, KObject } from '../types.ts';
-import { at, get, intRange, invalid, isObject, list, oneOf, required, show } from './fields.ts';
+import { at, get, ifname, intRange, invalid, isObject, list, oneOf, required, show } from './fields.ts';
 
 export const OVN_TYPE = 'ovn-k8s-cni-overlay';
 export const OVN_CNI_VERSION = '0.3.1';
@@ -134,6 +134,8 @@ export function validateNetworkAttachmentDefinition(req: AdmissionRequest): Caus
     case 'cnv-bridge': {
       if (typeof raw.bridge !== 'string' || raw.bridge === '') {
         causes.push(required(at(path, 'bridge'), `"bridge" (the Linux bridge name on the node, e.g. "br1") is required for type ${raw.type}`));
+      } else {
+        causes.push(...ifname(raw.bridge, at(path, 'bridge'), 'bridge'));
       }
       causes.push(...intRange(raw.vlan, at(path, 'vlan'), 0, 4095, 'vlan'));
       if (raw.macspoofchk !== undefined && typeof raw.macspoofchk !== 'boolean') {
@@ -143,6 +145,7 @@ export function validateNetworkAttachmentDefinition(req: AdmissionRequest): Caus
     }
     case 'macvlan': {
       causes.push(...oneOf(raw.mode, at(path, 'mode'), MACVLAN_MODES, 'macvlan mode'));
+      causes.push(...ifname(raw.master, at(path, 'master'), 'macvlan master'));
       break;
     }
     default:

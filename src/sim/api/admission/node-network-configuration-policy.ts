@@ -1,7 +1,7 @@
 // NodeNetworkConfigurationPolicy (nmstate.io/v1), seed §8.5.1 and the OVS
 // bridge-mapping that §8.8.1.2 localnet networks need.
 import type { AdmissionRequest, Cause } from '../types.ts';
-import { at, dig, get, list, oneOf, requirePresent } from './fields.ts';
+import { at, dig, get, ifname, list, oneOf, requirePresent } from './fields.ts';
 
 /** nmstate interface type names. */
 export const NMSTATE_INTERFACE_TYPES = [
@@ -20,6 +20,8 @@ export function validateNodeNetworkConfigurationPolicy(req: AdmissionRequest): C
   list(get(ds, 'interfaces')).forEach((iface, i) => {
     const f = at(base, 'interfaces', i);
     causes.push(...requirePresent(get(iface, 'name'), at(f, 'name'), 'interface name'));
+    causes.push(...ifname(get(iface, 'name'), at(f, 'name'), 'interface name'));
+    causes.push(...ifname(dig(iface, 'vlan', 'base-iface'), at(f, 'vlan', 'base-iface'), 'VLAN base interface'));
     // Removing an interface by name (state: absent) does not need its type.
     if (get(iface, 'state') !== 'absent') {
       causes.push(...requirePresent(get(iface, 'type'), at(f, 'type'), `interface type (one of ${NMSTATE_INTERFACE_TYPES.join(', ')})`));
@@ -29,6 +31,7 @@ export function validateNodeNetworkConfigurationPolicy(req: AdmissionRequest): C
     if (get(iface, 'type') === 'linux-bridge' || get(iface, 'type') === 'ovs-bridge') {
       list(dig(iface, 'bridge', 'port')).forEach((p, k) => {
         causes.push(...requirePresent(get(p, 'name'), at(f, 'bridge', 'port', k, 'name'), 'bridge port name (the node NIC to enslave, e.g. eth1)'));
+        causes.push(...ifname(get(p, 'name'), at(f, 'bridge', 'port', k, 'name'), 'bridge port name'));
       });
     }
   });
@@ -39,6 +42,7 @@ export function validateNodeNetworkConfigurationPolicy(req: AdmissionRequest): C
     if (get(m, 'state') !== 'absent') {
       causes.push(...requirePresent(get(m, 'bridge'), at(f, 'bridge'), 'bridge (the OVS bridge to map the localnet onto, e.g. br-ex)'));
     }
+    causes.push(...ifname(get(m, 'bridge'), at(f, 'bridge'), 'bridge-mapping bridge'));
     causes.push(...oneOf(get(m, 'state'), at(f, 'state'), BRIDGE_MAPPING_STATES, 'bridge-mapping state'));
   });
   return causes;
