@@ -5,7 +5,7 @@ import { capability, details, requires } from '../src/fixtures/capability.ts';
 import { expectBlocked, expectReachable, icmpPath, tcpPath, type PathProbe } from '../src/fixtures/paths.ts';
 import { measureLatency, measureThroughput } from '../src/fixtures/measure.ts';
 import { vm } from '../src/kube/vm-spec.ts';
-import { egressSource, pathMtu, startTcpResponder } from '../src/probes/index.ts';
+import { carriesMtu, egressSource, startTcpResponder } from '../src/probes/index.ts';
 
 const IPERF_PORT = 5201;
 
@@ -131,8 +131,8 @@ capability('8.2.3 About jumbo frames support', { epic: 'Pod network', feature: '
     const target = client.podIPv4 as string;
     test.info().annotations.push({ type: 'mtu', description: String(mtu) });
     if (await dfBurst(far, target, full)) return;
-    const found = await pathMtu(far.guest, target, { lo: Math.min(1200, full), hi: full }).then((r) => `DF payloads up to ${r.maxPayload} bytes get a reply`, (e: Error) => e.message);
-    throw new Error(`far → client ${target}: a DF ping of ${full} bytes (interface MTU ${mtu}) gets no reply, so the path does not carry the full MTU; ${found}`);
+    const r = await carriesMtu(far.guest, target, mtu);
+    throw new Error(`far → client ${target}: no DF ping of ${full} bytes (interface MTU ${mtu}) got a reply, so the path does not carry the full MTU: ${r.detail}`);
   });
 });
 

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { generateKeyPair, writeKeyPair } from '../../src/guest/keys.ts';
 import { Kube } from '../../src/kube/client.ts';
-import { cleanupRun, KEEP_RUN_ENV, KEEP_SCOPES_ENV, SSH_KEY_ENV } from '../../src/fixtures/lab.ts';
+import { cleanupRun, EXPECTED_FAILURES_ENV, KEEP_RUN_ENV, KEEP_SCOPES_ENV, SSH_KEY_ENV } from '../../src/fixtures/lab.ts';
 import { SimAdmin } from '../../src/sim/admin-client.ts';
 import type { FaultName, FaultSpec } from '../../src/sim/faults.ts';
 import { startSim, type SimHandle, type StartSimOptions } from '../../src/sim/up.ts';
@@ -59,7 +59,10 @@ function defaultTitle(c: FaultCase): string {
   return c.fail.length ? `"${c.fault}"${spec} fails exactly: ${c.fail.join(' | ')}` : `"${c.fault}"${spec} fails nothing`;
 }
 
-export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string }): void {
+/** What a matrix file may use beside its cases: the sim, once beforeAll has started it. */
+export interface FaultMatrixHandle { sim(): SimHandle }
+
+export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string }): FaultMatrixHandle {
   test.describe.configure({ mode: 'serial', timeout: 900_000 });
   const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
   const dir = resolve('test-results', 'fault-matrix', id);
@@ -81,7 +84,8 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
   });
 
   const args = o.grep ? ['--grep', o.grep] : [];
-  const run = (name: string) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', env, args);
+  // Expected failures keep their worker (and its adopted VMs); an unexpected outcome still replaces it.
+  const run = (name: string, fail: string[] = []) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail) }, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
     const { code, outcomes } = await run('healthy');
@@ -96,7 +100,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault));
+        ({ outcomes } = await run(c.fault, c.fail));
       } finally {
         await admin.clear(c.fault as FaultName);
       }
@@ -104,4 +108,10 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       expect(diff, `under "${c.fault}" the failed set differs from the expected one:\n${diff.join('\n')}`).toEqual([]);
     });
   }
+  return {
+    sim: () => {
+      if (!sim) throw new Error('faultMatrix: the sim is not started (its beforeAll failed)');
+      return sim;
+    },
+  };
 }
