@@ -88,22 +88,33 @@ export class Guest {
     return Guest.connect({ ...this.opts, timeoutMs: timeoutMs ?? this.opts.timeoutMs });
   }
 
-  /** Start a command and hand back its channel, for long-running streams (ping during migration). */
-  stream(cmd: string): Promise<ClientChannel> {
+  /**
+   * Start a command and hand back its channel, for long-running streams (ping during migration).
+   * `onOpen` runs inside ssh2's callback: a fast command's exit-status can arrive in the same socket
+   * read as the channel confirmation, and an 'exit' listener added after an await misses it.
+   */
+  stream(cmd: string, onOpen?: (ch: ClientChannel) => void): Promise<ClientChannel> {
     if (this.closed) return Promise.reject(new Error(`guest ${this.id}: SSH connection is closed`));
     return new Promise((resolve, reject) => {
-      this.client.exec(cmd, (err, ch) => (err ? reject(new Error(`guest ${this.id}: exec '${cmd}': ${err.message}`)) : resolve(ch)));
+      this.client.exec(cmd, (err, ch) => {
+        if (err) return reject(new Error(`guest ${this.id}: exec '${cmd}': ${err.message}`));
+        onOpen?.(ch);
+        resolve(ch);
+      });
     });
   }
 
   async exec(cmd: string, options: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = options.timeoutMs ?? 60_000;
-    const ch = await this.stream(cmd);
+    let code: number | null = null;
+    let signal: string | null = null;
+    const ch = await this.stream(cmd, (c) => c.on('exit', (x: number | null, sig?: string) => {
+      if (typeof x === 'number') code = x;
+      else { code = null; signal = sig ?? null; }
+    }));
     return new Promise<ExecResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      let code: number | null = null;
-      let signal: string | null = null;
       let done = false;
       const timer = setTimeout(() => {
         if (done) return;
@@ -115,10 +126,6 @@ export class Guest {
       }, timeoutMs);
       ch.on('data', (d: Buffer) => out.push(d));
       ch.stderr.on('data', (d: Buffer) => err.push(d));
-      ch.on('exit', (c: number | null, sig?: string) => {
-        if (typeof c === 'number') code = c;
-        else { code = null; signal = sig ?? null; }
-      });
       ch.on('close', () => {
         if (done) return;
         done = true;
