@@ -23,7 +23,11 @@ interface Fqdn {
 const test = base.extend<{}, { f: Fqdn }>({
   f: topology('headless-fqdn', async (scope, lab) => {
     const facts = await lab.facts();
-    await scope.apply(serviceManifest({ name: SUBDOMAIN, namespace: scope.namespace, selector: { expose: 'me' }, clusterIP: 'None', ports: [{ port: 1234, targetPort: 1234 }] }));
+    // A new headless Service each time (never adopted), so its records show what the cluster does now.
+    const headless = serviceManifest({ name: SUBDOMAIN, namespace: scope.namespace, selector: { expose: 'me' }, clusterIP: 'None', ports: [{ port: 1234, targetPort: 1234 }] });
+    await lab.kube.delete(headless);
+    await lab.kube.waitForObject('v1', 'Service', scope.namespace, SUBDOMAIN, (x) => x === undefined || undefined, { what: `the previous Service ${SUBDOMAIN} to be deleted`, timeoutMs: 60_000 });
+    await lab.kube.create(headless);
     // No ports lists: ICMP reaches the guests themselves, as on the seed's Fedora VM.
     // client first, so that vm-fedora's anti-affinity sees it: the ping crosses nodes where there are two.
     const client = await scope.create(vm('client').pod());

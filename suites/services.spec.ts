@@ -23,8 +23,16 @@ class Svc {
     return this.scope.namespace;
   }
 
+  /**
+   * Always a new Service, never an adopted one: a Service from an earlier run keeps the rules,
+   * endpoints and address it got then, and would no longer show that the cluster programs new ones.
+   */
   async createService(o: Omit<ServiceOptions, 'namespace'>): Promise<ServiceView> {
-    const view = viewService(await this.scope.apply(serviceManifest({ ...o, namespace: this.namespace })));
+    const kube = this.lab.kube;
+    const manifest = serviceManifest({ ...o, namespace: this.namespace });
+    await kube.delete(manifest);
+    await kube.waitForObject('v1', 'Service', this.namespace, o.name, (x) => x === undefined || undefined, { what: `the previous Service ${o.name} to be deleted`, timeoutMs: 60_000 });
+    const view = viewService(await kube.create(manifest));
     this.svc[o.name] = view;
     return view;
   }
