@@ -46,7 +46,7 @@ const fqdn = (f: Fqdn, host: string, sub = SUBDOMAIN) => `${host}.${sub}.${f.nam
 
 /** The headless service lists both VMs with their hostnames (the records follow from it). */
 async function listed(f: Fqdn): Promise<void> {
-  await f.lab.kube.waitFor(async () => (await readyEndpoints(f.lab.kube, f.namespace, SUBDOMAIN)).filter((e) => e.hostname).length >= 2, { what: `the headless service ${SUBDOMAIN} to list both VMs with their hostnames`, timeoutMs: 30_000 });
+  await f.lab.kube.waitFor(async () => (await readyEndpoints(f.lab.kube, f.namespace, SUBDOMAIN)).filter((e) => e.hostname).length >= 2, { what: `the headless service ${SUBDOMAIN} to list both VMs with their hostnames`, timeoutMs: 15_000 });
 }
 
 /** DNS follows endpoints asynchronously on any cluster: retry until the name resolves (or give the last answer). */
