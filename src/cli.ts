@@ -8,8 +8,9 @@ const USAGE = `usage:
       see a check go red: set, list or clear a fault of the bundled sim (\`kvnet sim fault help\` for details)
   kvnet ssh-proxy --kubeconfig FILE <namespace> <vmi> [port]
       an OpenSSH ProxyCommand: stdin/stdout to <port> (default 22) of the VMI, over port-forward
-  kvnet preflight [--kubeconfig FILE]
-      what this machine and the target cluster offer: tools, versions, nodes, dual-stack, MTU, API groups
+  kvnet preflight [--kubeconfig FILE] [--target sim|cluster] [--config FILE] [--facts] [SUITE...]
+      what this machine and the target cluster offer (tools, nodes, dual-stack, API groups), and per suite
+      and capability which declared requirements are unmet, so which tests will skip and why
   kvnet cleanup --run-id ID [--kubeconfig FILE]
       delete the namespaces a run left behind (label kvnet.io/run-id=ID)
   kvnet report [--results DIR] [--out DIR]
@@ -81,9 +82,10 @@ async function kubeFrom(flags: Flags) {
 }
 
 async function preflight(args: string[]): Promise<void> {
-  const { flags, rest } = parseFlags(args, { kubeconfig: 'string' });
-  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
-  const { checkSimTools } = await import('./fixtures/preflight.ts');
+  const { flags, rest } = parseFlags(args, { kubeconfig: 'string', target: 'string', config: 'string', facts: 'boolean' });
+  const target = (flags.target ?? 'cluster') as string;
+  if (target !== 'sim' && target !== 'cluster') throw new UsageError(`--target must be sim or cluster (got "${target}")`);
+  const { checkSimTools, formatPreflight, listSuites } = await import('./fixtures/preflight.ts');
   try {
     checkSimTools();
     console.log('tools: everything the bundled sim needs is installed');
@@ -92,7 +94,13 @@ async function preflight(args: string[]): Promise<void> {
   }
   const { discover } = await import('./kube/discovery.ts');
   const facts = await discover(await kubeFrom(flags));
-  console.log(JSON.stringify(facts, null, 2));
+  if (flags.facts) console.log(JSON.stringify(facts, null, 2));
+  else console.log(`target: Kubernetes ${facts.kubernetesVersion}${facts.kubevirtVersion ? `, KubeVirt ${facts.kubevirtVersion}` : ''}, ${facts.schedulableNodes.length} schedulable nodes, ${facts.dualStack ? 'dual-stack' : 'single-stack'}, ${facts.groups.length} API groups`);
+  const { loadProfile } = await import('./fixtures/profile.ts');
+  const tests = await listSuites((flags.config as string | undefined) ?? 'playwright.config.ts', rest);
+  const r = formatPreflight(tests, facts, loadProfile(target));
+  console.log(`\nrequirements (profile for target ${target}${process.env.KVNET_PROFILE ? `, KVNET_PROFILE=${process.env.KVNET_PROFILE}` : ''}):\n${r.text}`);
+  console.log(`\n${r.total - r.unmetTests} of ${r.total} tests can run; ${r.unmetTests} will skip for an unmet requirement`);
 }
 
 async function cleanup(args: string[]): Promise<void> {

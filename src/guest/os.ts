@@ -19,6 +19,10 @@ export interface RunOptions {
   stdin?: string;
 }
 
+function exitText(r: ExecResultLike & { signal?: string | null }): string {
+  return r.code === null ? `killed by ${r.signal ? `SIG${r.signal}` : 'a signal'}` : `exited ${r.code}`;
+}
+
 type StdinExec = Exec & { exec(cmd: string, opts?: { timeoutMs?: number; stdin?: string }): Promise<ExecResultLike> };
 
 export class GuestOs {
@@ -35,8 +39,10 @@ export class GuestOs {
 
   private async needsSudo(): Promise<boolean> {
     if (this.sudo === undefined) {
-      const r = await this.exec.exec('id -u', { timeoutMs: 15_000 });
-      this.sudo = r.stdout.trim() !== '0';
+      // A non-root user without sudo (the sim's guests: capabilities instead) runs root commands as itself.
+      const r = await this.exec.exec('id -u; command -v sudo', { timeoutMs: 15_000 });
+      const [uid, sudo] = r.stdout.trim().split('\n');
+      this.sudo = uid.trim() !== '0' && !!sudo?.trim();
     }
     return this.sudo;
   }
@@ -54,7 +60,7 @@ export class GuestOs {
   /** run that throws with the argv, exit code and stderr when the command fails. */
   async runOk(argv: Argv, o: RunOptions = {}): Promise<string> {
     const r = await this.run(argv, o);
-    if (r.code !== 0) throw new Error(`${this.id}: \`${shellLine(argv)}\`${o.root ? ' (as root)' : ''} exited ${r.code ?? 'by signal'}: ${(r.stderr || r.stdout).trim().slice(0, 1500)}`);
+    if (r.code !== 0) throw new Error(`${this.id}: \`${shellLine(argv)}\`${o.root ? ' (as root)' : ''} ${exitText(r)}: ${(r.stderr || r.stdout).trim().slice(0, 1500)}`);
     return r.stdout;
   }
 
@@ -105,6 +111,6 @@ export class GuestOs {
   async cloudInitDone(timeoutMs = 300_000): Promise<void> {
     const r = await this.exec.exec('command -v cloud-init >/dev/null 2>&1 || exit 0; cloud-init status --wait >/dev/null; s=$?; [ $s -eq 0 ] || [ $s -eq 2 ] || exit $s', { timeoutMs });
     // Exit 2 is "done with recoverable errors" (cloud-init >= 23.4): the tool check that follows decides.
-    if (r.code !== 0) throw new Error(`guest ${this.id}: cloud-init did not finish (exit ${r.code ?? 'by signal'}): ${(r.stderr || r.stdout).trim().slice(0, 1500)}`);
+    if (r.code !== 0) throw new Error(`guest ${this.id}: cloud-init did not finish (${exitText(r)}): ${(r.stderr || r.stdout).trim().slice(0, 1500)}`);
   }
 }

@@ -25,6 +25,7 @@ export interface VmOptions {
 
 export const DEFAULT_GUEST_IMAGE = 'quay.io/containerdisks/fedora:41';
 
+/** @deprecated describe VMs with `vm(name)` (src/kube/vm-spec.ts) and create them with `Scope.create`. */
 export function masqueradeVm(o: VmOptions): KObject {
   const vm = baseVm(o);
   o.customize?.(vm);
@@ -68,7 +69,10 @@ export function sshKeySecret(name: string, namespace: string, publicKey: string)
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', stringData: { key: publicKey } };
 }
 
-/** The VM's template spec, for `customize` callbacks. */
+/**
+ * The VM's template spec, for `customize` callbacks.
+ * @deprecated use the VmSpec builder (src/kube/vm-spec.ts).
+ */
 export function templateSpec(vm: KObject): Record<string, unknown> & { domain: { devices: { interfaces: Record<string, unknown>[] } }; networks: Record<string, unknown>[]; volumes: Record<string, unknown>[] } {
   return ((vm.spec as { template: { spec: unknown } }).template.spec) as ReturnType<typeof templateSpec>;
 }

@@ -1,6 +1,7 @@
 // Fault matrices: one sim per file, a healthy baseline, then one nested suite run per fault that
 // must fail EXACTLY the listed tests. Nested runs share a run id, SSH key and kept scopes, so each
 // run adopts the VMs the previous one booted (a fault run costs about one boot, not a topology).
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -20,6 +21,8 @@ export interface FaultCase {
   fail: string[];
   /** Failing-test substring → pattern its error message must match. */
   messages?: Record<string, RegExp>;
+  /** Run under a run id of its own, so the VMs boot under the fault (for faults that act only on VMs started while set). */
+  fresh?: boolean;
 }
 
 const FAILED: ReadonlySet<Outcome['status']> = new Set(['failed', 'timedOut', 'interrupted']);
@@ -62,10 +65,12 @@ function defaultTitle(c: FaultCase): string {
 /** What a matrix file may use beside its cases: the sim, once beforeAll has started it. */
 export interface FaultMatrixHandle { sim(): SimHandle }
 
-export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string }): FaultMatrixHandle {
+/** `config`: a Playwright config other than the suites' (self-tests of fixture specs). */
+export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string; config?: string }): FaultMatrixHandle {
   test.describe.configure({ mode: 'serial', timeout: 900_000 });
   const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
-  const dir = resolve('test-results', 'fault-matrix', id);
+  // Short: the sim's unix sockets live below it, and a socket path has at most 107 bytes.
+  const dir = resolve('test-results', 'fault-matrix', createHash('sha1').update(id).digest('hex').slice(0, 8));
   const runId = `matrix-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}-${Date.now().toString(36)}`;
   let sim: SimHandle | undefined;
   let env: Record<string, string> = {};
@@ -83,9 +88,11 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
     rmSync(resolve(dir, 'keys'), { recursive: true, force: true });
   });
 
-  const args = o.grep ? ['--grep', o.grep] : [];
+  const args = [...(o.grep ? ['--grep', o.grep] : []), ...(o.config ? ['-c', o.config] : [])];
   // Expected failures keep their worker (and its adopted VMs); an unexpected outcome still replaces it.
-  const run = (name: string, fail: string[] = []) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim', { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail) }, args);
+  // `fresh`: a run id of its own, so the VMs boot under the fault.
+  const run = (name: string, fail: string[] = [], fresh = false) => runSuites(`${id}-${name}`, o.suites, (sim as SimHandle).kubeconfig, 'sim',
+    { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail), ...(fresh ? { KVNET_RUN_ID: `${runId}-${name}` } : {}) }, args);
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
     const { code, outcomes } = await run('healthy');
@@ -100,7 +107,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault, c.fail));
+        ({ outcomes } = await run(c.fault, c.fail, c.fresh));
       } finally {
         await admin.clear(c.fault as FaultName);
       }

@@ -100,6 +100,26 @@ test.describe('matrix reporter', () => {
     expect(readFileSync(join(outDir, 'conformance-matrix.html'), 'utf8')).toContain('run status: <b>interrupted</b>');
   });
 
+  test('static capability annotations file skipped and never-run tests under their feature and seed', () => {
+    const statics: Annotation[] = [
+      { type: '@allure.label.epic', description: 'Secondary networks' }, { type: '@allure.label.feature', description: 'Linux bridge' },
+      { type: 'seed', description: '8.5' }, { type: 'kvnet.requires', description: '{"count":2,"kind":"nodes"}' },
+    ];
+    const skipped = fakeTest('s', 'VLAN isolates', '/repo/suites/linux-bridge.spec.ts', 'skipped', statics);
+    const never = fakeTest('n', 'MAC spoofing is dropped', '/repo/suites/linux-bridge.spec.ts', 'skipped', statics);
+    const r = new MatrixReporter({ outputDir: 'matrix-static', quiet: true });
+    r.onBegin({ rootDir: '/repo', configFile: join(dir, 'playwright.config.ts') } as unknown as FullConfig, { allTests: () => [skipped, never] } as unknown as Suite);
+    r.onTestEnd(skipped, fakeResult('skipped', { annotations: [{ type: 'skip', description: 'needs 2 schedulable nodes, the target has 1' }] }));
+    r.onEnd({ status: 'interrupted', startTime: new Date(), duration: 1 });
+    const m = JSON.parse(readFileSync(join(dir, 'matrix-static', 'conformance-matrix.json'), 'utf8')) as ConformanceMatrix;
+    expect(m.capabilities).toHaveLength(1);
+    expect(m.capabilities[0]).toMatchObject({ capability: 'Linux bridge', epic: 'Secondary networks', seed: ['8.5'], status: 'skipped' });
+    expect(m.capabilities[0].checks.map((c) => [c.title, c.status, c.seed, c.reason])).toEqual([
+      ['VLAN isolates', 'skipped', ['8.5'], 'needs 2 schedulable nodes, the target has 1'],
+      ['MAC spoofing is dropped', 'notrun', ['8.5'], 'not run'],
+    ]);
+  });
+
   test('failure classification matches the Allure categories', () => {
     expect(classifyFailure('[threshold] loss 3%')).toBe('threshold');
     expect(classifyFailure('Test timeout of 30000ms exceeded.')).toBe('infra');

@@ -3,6 +3,7 @@
 // overlay-mtu-low is a PMTU black hole between nodes; MetalLB assigns only from IPAddressPools.
 // Faults are set with `kvnet sim fault` where a person would, so the CLI is tested on the way.
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { expect, test } from '@playwright/test';
 import { addSecondaryNics, ovnNad } from '../../src/fixtures/secondary.ts';
 import { masqueradeVm } from '../../src/kube/vm.ts';
@@ -200,6 +201,25 @@ test('MetalLB serves IPAddressPools and assigns only from them; metallb-stuck le
   expect(last(ip)).toBeGreaterThanOrEqual(last(lo));
   expect(last(ip)).toBeLessThanOrEqual(last(hi));
   expect((await sim.kube.get('v1', 'Service', NS_B, 'lb-ok'))?.metadata?.annotations?.['metallb.io/ip-allocated-from-pool']).toBe('default');
+  // The speaker announces only advertised pools: the address answers from the host while an
+  // L2Advertisement covers the pool, and stops answering without one.
+  const answers = () => new Promise<boolean>((res) => {
+    const c = net.connect({ host: ip, port: SVC_PORT, timeout: 3000 });
+    let got = '';
+    c.on('data', (d: Buffer) => (got += d));
+    c.on('end', () => res(got.includes('svc-ok')));
+    c.on('error', () => res(false));
+    c.on('timeout', () => { c.destroy(); res(false); });
+  });
+  await expect.poll(answers, { timeout: 15_000 }).toBe(true);
+  const ad = await sim.kube.get('metallb.io/v1beta1', 'L2Advertisement', 'metallb-system', 'default') as KObject;
+  await sim.kube.delete(ad);
+  try {
+    await expect.poll(answers, { timeout: 15_000 }).toBe(false);
+  } finally {
+    await sim.kube.create({ apiVersion: ad.apiVersion, kind: ad.kind, metadata: { name: 'default', namespace: 'metallb-system' }, spec: ad.spec });
+  }
+  await expect.poll(answers, { timeout: 15_000 }).toBe(true);
   // A pool that does not exist: no address, and the controller says why in an event.
   await lb('lb-nopool', { 'metallb.io/address-pool': 'nope' });
   await expect.poll(async () => (await sim.kube.list('v1', 'Event', NS_B)).some((e) => (e as { reason?: string; involvedObject?: { name?: string } }).reason === 'AllocationFailed' && (e as { involvedObject?: { name?: string } }).involvedObject?.name === 'lb-nopool'), { timeout: 15_000 }).toBe(true);

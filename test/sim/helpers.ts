@@ -5,7 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { Guest } from '../../src/guest/guest.ts';
 import { generateKeyPair, type SshKeyPair } from '../../src/guest/keys.ts';
 import { Kube, type KObject } from '../../src/kube/client.ts';
-import { masqueradeVm, sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
+import { sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
+import { Lab, Scope, type LabVm } from '../../src/fixtures/lab.ts';
+import { defaultProfile } from '../../src/fixtures/profile.ts';
 import type { SimSettings } from '../../src/sim/cluster.ts';
 import { startSim, type SimHandle } from '../../src/sim/up.ts';
 
@@ -25,7 +27,11 @@ export interface TestVm {
 
 export class DataPlaneSim {
   readonly guests: Guest[] = [];
-  private constructor(readonly sim: SimHandle, readonly kube: Kube, readonly keys: SshKeyPair, readonly namespace: string) {}
+  /** The harness's own VM code (src/fixtures/lab.ts) on this sim's namespace and key Secret. */
+  readonly scope: Scope;
+  private constructor(readonly sim: SimHandle, readonly kube: Kube, readonly keys: SshKeyPair, readonly namespace: string) {
+    this.scope = new Scope(new Lab(kube, defaultProfile('sim'), keys, 'selftest', 'sim'), namespace, 'ssh-key');
+  }
 
   static async start(id: string, settings: Partial<SimSettings> = {}, namespace = 'selftest'): Promise<DataPlaneSim> {
     const sim = await startSim({ settings, kubeconfig: resolve('test-results', `sim-${id}`, 'kubeconfig') });
@@ -36,23 +42,21 @@ export class DataPlaneSim {
     return new DataPlaneSim(sim, kube, keys, namespace);
   }
 
-  /** Creates the VM, waits for its VMI to run, and logs in. */
-  vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
-    return this.vmFrom(masqueradeVm({ ...o, namespace: this.namespace, sshKeySecret: 'ssh-key' }));
+  /** Creates the VM, waits for its VMI to run, and logs in (the lab's Scope.vm). */
+  async vm(o: Omit<VmOptions, 'namespace' | 'sshKeySecret'>): Promise<TestVm> {
+    return this.testVm(await this.scope.vm(o));
   }
 
   /** As vm(), for a manifest built elsewhere (any namespace that has the `ssh-key` Secret, see secret()). */
   async vmFrom(vm: KObject): Promise<TestVm> {
     const ns = vm.metadata?.namespace as string;
-    const name = vm.metadata?.name as string;
-    await this.kube.create(vm);
-    const vmi = await this.kube.waitForObject('kubevirt.io/v1', 'VirtualMachineInstance', ns, name,
-      (v) => ((v?.status as { phase?: string } | undefined)?.phase === 'Running' ? v : undefined), { what: `VMI ${name} Running`, timeoutMs: 60_000 });
-    const status = vmi.status as { nodeName: string; interfaces: VmiInterface[] };
-    const ips = status.interfaces[0].ipAddresses ?? [];
-    const guest = await Guest.connect({ kc: this.kube.kc, namespace: ns, vmi: name, user: 'fedora', privateKey: this.keys.privateKey, timeoutMs: 30_000 });
-    this.guests.push(guest);
-    return { name, guest, node: status.nodeName, podIPv4: ips.find((i) => !i.includes(':')) as string, podIPv6: ips.find((i) => i.includes(':')) };
+    const scope = ns === this.namespace ? this.scope : new Scope(this.scope.lab, ns, 'ssh-key');
+    return this.testVm(await scope.fromManifest(vm));
+  }
+
+  private testVm(v: LabVm): TestVm {
+    this.guests.push(v.guest);
+    return { name: v.name, guest: v.guest, node: v.node, podIPv4: v.podIPv4 as string, podIPv6: v.podIPv6 };
   }
 
   /** The SSH key Secret in another namespace. */

@@ -64,5 +64,5 @@ test('requireTools names what is missing and where to add it; cloudInitDone is a
   const noCi = new FakeExec(() => '');
   await new GuestOs(noCi, { sudo: false }).cloudInitDone();
   expect(noCi.commands[0]).toMatch(/^command -v cloud-init >\/dev\/null 2>&1 \|\| exit 0; cloud-init status --wait/);
-  await expect(new GuestOs(new FakeExec(() => ({ code: 1, stdout: 'status: error' })), { sudo: false }).cloudInitDone()).rejects.toThrow(/cloud-init did not finish \(exit 1\)/);
+  await expect(new GuestOs(new FakeExec(() => ({ code: 1, stdout: 'status: error' })), { sudo: false }).cloudInitDone()).rejects.toThrow(/cloud-init did not finish \(exited 1\)/);
 });

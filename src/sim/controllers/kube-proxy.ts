@@ -15,7 +15,7 @@ import { writeIngress, type IngressRoute } from '../ingress/routes.ts';
 import { Controller } from './controller.ts';
 import { SERVICE_NAME_LABEL, type Endpoint as SliceEndpoint } from './endpoints.ts';
 import { KUBE_PROXY_TABLE, kubeProxyBody, type ServicePortRule } from './kube-proxy-rules.ts';
-import { ingressIPs } from './metallb.ts';
+import { METALLB_CONFIG_KINDS, ingressIPs, isAdvertised } from './metallb.ts';
 
 const SERVICE = kindOf('v1', 'Service') as Kind;
 const SLICE = kindOf('discovery.k8s.io/v1', 'EndpointSlice') as Kind;
@@ -41,7 +41,7 @@ export class KubeProxy extends Controller {
   }
 
   protected keysFor(e: StoreEvent): string[] {
-    return e.kind === SERVICE || e.kind === SLICE || e.kind === NODE ? [SYNC] : [];
+    return e.kind === SERVICE || e.kind === SLICE || e.kind === NODE || METALLB_CONFIG_KINDS.includes(e.kind) ? [SYNC] : [];
   }
 
   protected override resync(): void {
@@ -109,7 +109,7 @@ export class KubeProxy extends Controller {
         }
       }
       // MetalLB L2: one node answers for the address; traffic enters there and kube-proxy takes it on.
-      const ips = spec.type === 'LoadBalancer' ? ingressIPs(svc) : [];
+      const ips = spec.type === 'LoadBalancer' ? ingressIPs(svc).filter((ip) => isAdvertised(this.api, svc, ip)) : [];
       if (!ips.length || !nodes.length) continue;
       const speaker = nodes[hash(`${svc.metadata.namespace}/${svc.metadata.name}`) % nodes.length];
       for (const ip of ips) {

@@ -172,3 +172,22 @@ export class MetalLB extends Controller {
     return this.api.update(SERVICE, svc.metadata.namespace, svc.metadata.name as string, svc, { subresource: 'status' });
   }
 }
+
+const L2_ADVERTISEMENT = kindOf('metallb.io/v1beta1', 'L2Advertisement') as Kind;
+export const METALLB_CONFIG_KINDS: readonly Kind[] = [POOL, L2_ADVERTISEMENT];
+
+/**
+ * The speaker's side: an address is announced (ARP) only when an L2Advertisement covers its pool,
+ * one with no `ipAddressPools` and no selectors covering every pool, as upstream's speaker does.
+ * Without one, the Service has its address and nothing answers for it.
+ */
+export function isAdvertised(api: Registry, svc: KObject, ip: string): boolean {
+  const ads = api.store.list(L2_ADVERTISEMENT, METALLB_NAMESPACE).map((a) => (a.spec ?? {}) as { ipAddressPools?: string[]; ipAddressPoolSelectors?: unknown[] });
+  if (ads.some((a) => !a.ipAddressPools?.length && !a.ipAddressPoolSelectors?.length)) return true;
+  const pool = svc.metadata.annotations?.[ALLOCATED_FROM_ANNOTATION]
+    ?? api.store.list(POOL, METALLB_NAMESPACE).find((p) => {
+      const spec = (p.spec ?? {}) as PoolSpec;
+      return Array.isArray(spec.addresses) && spec.addresses.some((a) => typeof a === 'string' && expandAddresses(a).includes(ip));
+    })?.metadata.name;
+  return !!pool && ads.some((a) => a.ipAddressPools?.includes(pool as string));
+}

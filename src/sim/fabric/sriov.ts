@@ -8,6 +8,7 @@
 // Bridge mode would be a truer VEB but lets same-PF VF pairs bypass every check; passthru allows
 // one VF per PF.
 import { frag, run, sh } from './exec.ts';
+import { ipLine } from './line.ts';
 import type { NodeNic } from './machine-network.ts';
 import { NftTable } from './nft-table.ts';
 import { MACHINE_NETNS, type Fabric } from './topo.ts';
@@ -151,7 +152,7 @@ export class SriovFabric {
           continue;
         }
         const vf: Vf = { node, pf: pfName, index: i, name: `${pfName}v${i}`, pciAddress: vfPciAddress(p.spec.pciAddress, i), mac: `02:00:${hex2(this.fabric.node(node).index)}:${hex2([...this.pfs.values()].indexOf(p) % 256)}:00:${hex2(i)}`, mtu };
-        lines.push(`link add ${vf.name} link ${pfName} address ${vf.mac} mtu ${mtu} type macvlan mode vepa`);
+        lines.push(ipLine`link add ${vf.name} link ${pfName} address ${vf.mac} mtu ${mtu} type macvlan mode vepa`);
         p.vfs.push(vf);
       }
       for (const v of p.vfs.filter((x) => x.index >= numVfs && !x.guest)) lines.push(`link delete ${v.name}`);
@@ -175,11 +176,11 @@ export class SriovFabric {
         // linkState disable: the guest gets the NIC down; the switch drops its frames even if the guest ups it.
         const up = settings.linkState === 'disable' ? 'down' : 'up';
         await sh([
-          frag.ip([`link set ${vf.name} down`, `link set ${vf.name} address ${settings.mac}`, `link set ${vf.name} netns ${guest.netns} name ${guest.ifName}`], node),
+          frag.ip([ipLine`link set ${vf.name} down`, ipLine`link set ${vf.name} address ${settings.mac}`, ipLine`link set ${vf.name} netns ${guest.netns} name ${guest.ifName}`], node),
           frag.ip([`link set ${guest.ifName} ${up}`], guest.netns),
         ].join('\n'));
       } else {
-        await sh(frag.ip([`link set ${vf.name} address ${settings.mac}`], node));
+        await sh(frag.ip([ipLine`link set ${vf.name} address ${settings.mac}`], node));
       }
       vf.guest = { ...guest, settings };
       if (!move) vf.guest.netns = '';
