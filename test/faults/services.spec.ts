@@ -1,64 +1,72 @@
-// The Services and internal-FQDN suites turn red under each of their sim faults, at the test that
-// checks the broken behaviour and with a message that says what broke.
-import { resolve } from 'node:path';
-import { expect, test } from '@playwright/test';
-import { SimAdmin } from '../../src/sim/admin-client.ts';
-import type { FaultName } from '../../src/sim/faults.ts';
-import { startSim, type SimHandle } from '../../src/sim/up.ts';
-import { find, runSuites, type Outcome } from './suite-runner.ts';
+// The Services and internal-FQDN suites turn red under each of their sim faults, at exactly the tests
+// that check what broke, with a message that says so.
+import { faultMatrix } from './matrix.ts';
 
-test.describe.configure({ mode: 'serial', timeout: 420_000 });
+const S = {
+  clusterIp: 'a ClusterIP Service reaches the VM labelled special: key',
+  nodePort: "a NodePort Service is reachable from outside the cluster on each node's address",
+  lb: 'a LoadBalancer Service gets an external IP address',
+  v4: 'ipFamilies [IPv4] allocates',
+  v6: 'ipFamilies [IPv6] allocates',
+  v46: 'ipFamilies [IPv4, IPv6] allocates',
+  v64: 'ipFamilies [IPv6, IPv4] allocates',
+  requireDual: 'RequireDualStack allocates an IPv4 and an IPv6 cluster IP',
+  requireSingle: 'RequireDualStack fails on a cluster without dual-stack networking',
+  latency: 'request latency through ClusterIP, NodePort and LoadBalancer',
+  throughput: 'TCP throughput through the ClusterIP',
+  stopped: 'a stopped VM drops out of the Service endpoints',
+};
+const F = {
+  service: 'the headless service name itself resolves',
+  named: 'spec.hostname and spec.subdomain give',
+  unnamed: 'without spec.hostname, the record uses the VM name',
+  none: 'a subdomain with no headless service of that name gives no record',
+  ping: 'answers from the VM',
+  dns: 'DNS resolution latency of the FQDN from a guest',
+};
 
-let sim: SimHandle;
-const SERVICES = ['suites/services.spec.ts'];
-const FQDN = ['suites/headless-fqdn.spec.ts'];
+/** Every Services check that sends traffic through a Service (the RequireDualStack ones only talk to the API). */
+const serviceTraffic = [S.clusterIp, S.nodePort, S.lb, S.v4, S.v6, S.v46, S.v64, S.latency, S.throughput, S.stopped];
+const fqdnAll = Object.values(F);
 
-test.beforeAll(async () => {
-  sim = await startSim({ settings: { mtu: 9000 }, kubeconfig: resolve('test-results', 'sim-faults-services', 'kubeconfig') });
-});
-
-test.afterAll(async () => {
-  await sim?.stop();
-});
-
-async function underFault(name: FaultName, suites: string[]): Promise<Outcome[]> {
-  const admin = new SimAdmin(sim.stateDir);
-  await admin.inject(name);
-  try {
-    const { code, outcomes } = await runSuites(`services-${name}`, suites, sim.kubeconfig, 'sim');
-    expect(code, 'the suite run fails').not.toBe(0);
-    return outcomes;
-  } finally {
-    await admin.clear(name);
-  }
-}
-
-test('both suites pass on the healthy sim (the baseline the faults break)', async () => {
-  const { code, outcomes } = await runSuites('services-healthy', [...SERVICES, ...FQDN], sim.kubeconfig, 'sim');
-  expect(outcomes.filter((o) => o.status !== 'passed' && o.status !== 'skipped').map((o) => `${o.title}: ${o.message}`)).toEqual([]);
-  expect(code).toBe(0);
-});
-
-test('"kube-proxy stale" fails the Service checks: new Services get no rules, a stopped backend keeps its', async () => {
-  const outcomes = await underFault('kube-proxy-stale', SERVICES);
-  // The suite's Services are created after the fault, so no rule ever routes to them.
-  const t = find(outcomes, 'a ClusterIP Service reaches the VM labelled special: key');
-  expect(t.status, t.message).toBe('failed');
-  expect(t.message).toMatch(/a reply through|requests to|timed out/);
-});
-
-test('"DNS down" fails name resolution: the FQDN no longer resolves in the guest', async () => {
-  const outcomes = await underFault('dns-down', FQDN);
-  const t = find(outcomes, 'spec.hostname and spec.subdomain give');
-  expect(t.status, t.message).toBe('failed');
-  expect(t.message).toContain('getent ahostsv4 myvm.mysubdomain.');
-  expect(find(outcomes, 'DNS resolution latency').status).toBe('failed');
-  expect(find(outcomes, 'a subdomain with no headless service').status, 'no record is still no record').toBe('passed');
-});
-
-test('"endpoints stuck" fails the Service checks: EndpointSlices never list the VMs', async () => {
-  const outcomes = await underFault('endpoints-stuck', SERVICES);
-  const t = find(outcomes, 'a ClusterIP Service reaches the VM labelled special: key');
-  expect(t.status, t.message).toBe('failed');
-  expect(t.message).toContain('ready endpoints');
+faultMatrix({
+  suites: ['suites/services.spec.ts', 'suites/headless-fqdn.spec.ts'],
+  sim: { mtu: 9000 },
+  cases: [
+    {
+      fault: 'kube-proxy-stale',
+      // VMs of its own: stale rules for the backends an earlier run's Services left would still answer.
+      fresh: true,
+      title: '"kube-proxy-stale" fails every check through a Service created after it; cluster DNS keeps its rules',
+      fail: serviceTraffic,
+      messages: { [S.clusterIp]: /a reply from client through/ },
+    },
+    {
+      fault: 'dns-down',
+      title: '"dns-down" fails every name lookup, and "no record" becomes inconclusive',
+      fail: fqdnAll,
+      messages: { [F.named]: /getent ahostsv4 myvm\.mysubdomain\./, [F.none]: /inconclusive: control .* is down/ },
+    },
+    {
+      fault: 'endpoints-stuck',
+      fail: [...serviceTraffic, ...fqdnAll],
+      messages: { [S.clusterIp]: /ready endpoints/, [F.named]: /to list both VMs/ },
+    },
+    {
+      fault: 'metallb-stuck',
+      title: '"metallb-stuck" fails the LoadBalancer checks: MetalLB is installed, so no address is a failure',
+      fail: [S.lb, S.latency],
+      messages: { [S.lb]: /MetalLB to give Service by-loadbalancer an address/, [S.latency]: /MetalLB to give Service one an address/ },
+    },
+    {
+      fault: 'pod-network-loss', spec: { percent: 100 },
+      title: '"pod-network-loss" 100% fails every check about traffic',
+      fail: [...serviceTraffic, ...fqdnAll],
+      messages: { [F.none]: /inconclusive: control .* is down/ },
+    },
+    {
+      fault: 'overlay-drop',
+      fail: [...serviceTraffic, ...fqdnAll],
+    },
+  ],
 });

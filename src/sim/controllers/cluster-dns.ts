@@ -87,7 +87,8 @@ export class ClusterDns extends Controller {
   }
 
   private async startServer(): Promise<void> {
-    if (!this.pod || this.closed || (this.proc && this.proc.exitCode === null)) return;
+    // Still running: neither an exit code nor a signal (a SIGKILLed process keeps exitCode null).
+    if (!this.pod || this.closed || (this.proc && this.proc.exitCode === null && this.proc.signalCode === null)) return;
     const proc = spawnIn(this.pod.netns, [process.execPath, this.script, this.recordsFile, String(DNS_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.proc = proc;
     await new Promise<void>((resolve, reject) => {
