@@ -46,7 +46,7 @@ const fqdn = (f: Fqdn, host: string, sub = SUBDOMAIN) => `${host}.${sub}.${f.nam
 
 /** The headless service lists both VMs with their hostnames (the records follow from it). */
 async function listed(f: Fqdn): Promise<void> {
-  await f.lab.kube.waitFor(async () => (await readyEndpoints(f.lab.kube, f.namespace, SUBDOMAIN)).filter((e) => e.hostname).length >= 2, { what: `the headless service ${SUBDOMAIN} to list both VMs with their hostnames`, timeoutMs: 15_000 });
+  await f.lab.kube.waitFor(async () => (await readyEndpoints(f.lab.kube, f.namespace, SUBDOMAIN)).filter((e) => e.hostname).length >= 2, { what: `the headless service ${SUBDOMAIN} to list both VMs with their hostnames`, timeoutMs: f.lab.profile.timeouts.convergenceMs });
 }
 
 /** DNS follows endpoints asynchronously on any cluster: retry until the name resolves (or give the last answer). */
@@ -55,7 +55,7 @@ async function resolveWhenReady(f: Fqdn, name: string): Promise<ResolveResult> {
   await f.lab.kube.waitFor(async () => {
     last = await resolve(f.client.guest, name, { family: 4 });
     return last.addresses.length > 0;
-  }, { what: `${name} to resolve in the guest`, timeoutMs: 10_000, intervalMs: 300 }).catch(() => undefined); // the caller asserts on `last`
+  }, { what: `${name} to resolve in the guest`, timeoutMs: f.lab.profile.timeouts.convergenceMs, intervalMs: 300 }).catch(() => undefined); // the caller asserts on `last`
   return last as ResolveResult;
 }
 

@@ -11,10 +11,6 @@ import { ratio, startTcpResponder, tcpRequests, tcpRequestsFromHarness, tcpThrou
 
 const TARGET_PORT = 9376; // the seed's §8.3.3 targetPort
 const IPERF_PORT = 5201;
-// Bounds for convergence that takes a second or two on a working cluster; a stuck controller fails at them.
-const LB_TIMEOUT_MS = 20_000;
-const ENDPOINTS_TIMEOUT_MS = 15_000;
-const FIRST_REPLY_TIMEOUT_MS = 10_000;
 
 /** client calls the Services and is never a backend; web-2 and web-3 run on another node than client when there are two. */
 class Svc {
@@ -24,6 +20,11 @@ class Svc {
 
   get namespace(): string {
     return this.scope.namespace;
+  }
+
+  /** Convergence takes a second or two on a working cluster; a stuck controller fails at the profile's bound. */
+  get bound(): number {
+    return this.lab.profile.timeouts.convergenceMs;
   }
 
   /**
@@ -42,22 +43,22 @@ class Svc {
 
   /** `count` ready VMs, each listed once per IP family of the Service. */
   async endpoints(name: string, count: number, families = this.dualStack ? 2 : 1): Promise<void> {
-    await this.lab.kube.waitFor(async () => (await readyEndpoints(this.lab.kube, this.namespace, name)).length >= count * families, { what: `Service ${name}: ${count} ready endpoints`, timeoutMs: ENDPOINTS_TIMEOUT_MS });
+    await this.lab.kube.waitFor(async () => (await readyEndpoints(this.lab.kube, this.namespace, name)).length >= count * families, { what: `Service ${name}: ${count} ready endpoints`, timeoutMs: this.bound });
   }
 
   /** Rules follow endpoints asynchronously on any cluster: wait until a first request from client goes through. */
   async reachable(host: string, port: number): Promise<void> {
-    await this.lab.kube.waitFor(async () => (await tcpRequests(this.client.guest, host, port, { count: 1, timeoutMs: 1000 })).failures === 0, { what: `a reply from client through ${bracket(host)}:${port}`, timeoutMs: FIRST_REPLY_TIMEOUT_MS, intervalMs: 200 });
+    await this.lab.kube.waitFor(async () => (await tcpRequests(this.client.guest, host, port, { count: 1, timeoutMs: 1000 })).failures === 0, { what: `a reply from client through ${bracket(host)}:${port}`, timeoutMs: this.bound, intervalMs: 200 });
   }
 
   /** The same from this process, outside the cluster. */
   async reachableFromHere(host: string, port: number): Promise<void> {
-    await this.lab.kube.waitFor(async () => (await tcpRequestsFromHarness(host, port, { count: 1, timeoutMs: 1000 })).failures === 0, { what: `a reply from outside the cluster through ${bracket(host)}:${port}`, timeoutMs: FIRST_REPLY_TIMEOUT_MS, intervalMs: 200 });
+    await this.lab.kube.waitFor(async () => (await tcpRequestsFromHarness(host, port, { count: 1, timeoutMs: 1000 })).failures === 0, { what: `a reply from outside the cluster through ${bracket(host)}:${port}`, timeoutMs: this.bound, intervalMs: 200 });
   }
 
   /** MetalLB is installed (declared requirement), so an address that does not come is a failure. */
   async ingress(name: string): Promise<string> {
-    return this.lab.kube.waitFor(async () => viewService(await this.lab.kube.get<KObject>('v1', 'Service', this.namespace, name) as KObject).ingress[0], { what: `MetalLB to give Service ${name} an address in status.loadBalancer.ingress`, timeoutMs: LB_TIMEOUT_MS });
+    return this.lab.kube.waitFor(async () => viewService(await this.lab.kube.get<KObject>('v1', 'Service', this.namespace, name) as KObject).ingress[0], { what: `MetalLB to give Service ${name} an address in status.loadBalancer.ingress`, timeoutMs: this.bound });
   }
 
   async serve(v: LabVm): Promise<void> {
@@ -251,13 +252,13 @@ capability('8.3.1 Backends follow the VMs', { epic: 'Services', feature: 'Cluste
       await s.lab.kube.waitFor(async () => {
         const eps = await readyEndpoints(s.lab.kube, s.namespace, 'drop');
         return eps.length > 0 && eps.every((e) => !e.pod?.includes('web-3'));
-      }, { what: 'web-3 to leave the ready endpoints of Service drop', timeoutMs: ENDPOINTS_TIMEOUT_MS });
+      }, { what: 'web-3 to leave the ready endpoints of Service drop', timeoutMs: s.bound });
       // kube-proxy follows the endpoints on its own sync: poll until only web-1 answers, bounded.
       let after: RequestsResult | undefined;
       await s.lab.kube.waitFor(async () => {
         after = await tcpRequests(s.client.guest, ip, 80, { count: 20 });
         return after.failures === 0 && Object.keys(after.distribution).join() === 'web-1';
-      }, { what: `only web-1 to answer through ${ip}:80 after web-3 stopped`, timeoutMs: FIRST_REPLY_TIMEOUT_MS, intervalMs: 500 }).catch(() => undefined);
+      }, { what: `only web-1 to answer through ${ip}:80 after web-3 stopped`, timeoutMs: s.bound, intervalMs: 500 }).catch(() => undefined);
       expect(after?.failures, `requests through ${ip}:80 after web-3 stopped that got no reply (a stale backend)`).toBe(0);
       expect(after?.distribution, 'only web-1 answers').toEqual({ 'web-1': 20 });
     } finally {

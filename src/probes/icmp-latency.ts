@@ -11,7 +11,7 @@ export interface IcmpLatencyOptions {
   family?: IpFamily;
   /** ICMP payload bytes (-s). */
   size?: number;
-  /** Exec timeout. Default count·interval + 15 s (ping lingers up to 10 s for late replies). */
+  /** Exec timeout. Default count·interval + 15 s. */
   timeoutMs?: number;
 }
 
@@ -48,7 +48,8 @@ export interface IcmpLatencyResult {
 }
 
 export function pingCommand(target: string, o: { count: number; intervalS: number; family?: IpFamily; size?: number }): string {
-  const args = ['ping', '-n', '-c', String(o.count), '-i', String(o.intervalS)];
+  // -W 2: with no reply at all ping lingers 10 s after its last request; a reply later than 2 s is loss here anyway.
+  const args = ['ping', '-n', '-c', String(o.count), '-i', String(o.intervalS), '-W', '2'];
   if (o.family) args.push(`-${o.family}`);
   if (o.size !== undefined) args.push('-s', String(o.size));
   args.push(target);

@@ -43,8 +43,10 @@ const matrix = faultMatrix({
     },
     {
       fault: 'pod-network-loss', spec: { percent: 30 },
-      title: '"pod-network-loss" 30% fails exactly the latency and throughput thresholds',
-      fail: [T.icmpSame, T.icmpCross, T.tcpSame, T.tcpCross],
+      // The measurements only: whether one TCP connect or a 1 s iperf3 survives 30% loss is chance.
+      title: '"pod-network-loss" 30% fails the ICMP latency checks on their loss threshold',
+      grep: 'ICMP latency',
+      fail: [T.icmpSame, T.icmpCross],
       messages: { [T.icmpSame]: /\[threshold\] ICMP loss/, [T.icmpCross]: /\[threshold\] ICMP loss/ },
     },
     {

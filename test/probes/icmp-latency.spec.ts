@@ -9,8 +9,8 @@ const fixture = (f: string): string => readFileSync(new URL(`./fixtures/${f}`, i
 test('v4 with a lost seq: per-packet samples, loss from the missing seq', async () => {
   const g = new FakeExec(() => fixture('ping-v4-loss.txt'));
   const r = await icmpLatency(g, '10.244.1.17', { count: 5, family: 4, size: 56 });
-  expect(g.commands).toEqual([heldOutput("ping -n -c 5 -i 0.2 -4 -s 56 10.244.1.17")]);
-  expect(r.command).toBe("ping -n -c 5 -i 0.2 -4 -s 56 10.244.1.17");
+  expect(g.commands).toEqual([heldOutput("ping -n -c 5 -i 0.2 -W 2 -4 -s 56 10.244.1.17")]);
+  expect(r.command).toBe("ping -n -c 5 -i 0.2 -W 2 -4 -s 56 10.244.1.17");
   expect(r.tool).toBe('iputils ping');
   expect(r.address).toBe('10.244.1.17');
   expect(r.samples).toEqual([0.512, 0.433, 0.401, 1.2]);
@@ -23,7 +23,7 @@ test('v4 with a lost seq: per-packet samples, loss from the missing seq', async 
 test('v6 with a duplicate: DUP not counted as a sample, no loss', async () => {
   const g = new FakeExec(() => fixture('ping-v6-dup.txt'));
   const r = await icmpLatency(g, 'fd10:244::1:11', { count: 4, family: 6 });
-  expect(g.commands[0]).toBe(heldOutput("ping -n -c 4 -i 0.2 -6 fd10:244::1:11"));
+  expect(g.commands[0]).toBe(heldOutput("ping -n -c 4 -i 0.2 -W 2 -6 fd10:244::1:11"));
   expect(r.address).toBe('fd10:244::1:11');
   expect(r.samples).toEqual([0.61, 0.58, 0.7, 0.65]);
   expect(r.duplicates).toBe(1);

@@ -105,6 +105,13 @@ export class KubeScheduler extends Controller {
       && sameTopology(this.nodeOf(p), node, term.topologyKey));
     for (const t of spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) if (!podsOn(t).length) return "node(s) didn't match pod affinity rules";
     for (const t of spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) if (podsOn(t).length) return "node(s) didn't match pod anti-affinity rules";
+    // Symmetric, as the InterPodAffinity filter: a placed pod's required anti-affinity also keeps this one off its topology.
+    const repelled = this.api.store.list(POD).some((p) => p.metadata.uid !== pod.metadata.uid && !p.metadata.deletionTimestamp
+      && ((p.spec as PodSpec).affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).some((t) =>
+        (t.namespaces?.length ? t.namespaces.includes(pod.metadata.namespace as string) : p.metadata.namespace === pod.metadata.namespace)
+        && matchesLabelSelectorObject(t.labelSelector ?? {}, pod.metadata.labels ?? {})
+        && sameTopology(this.nodeOf(p), node, t.topologyKey)));
+    if (repelled) return "node(s) didn't satisfy existing pods anti-affinity rules";
     const alloc = ((node.status as { allocatable?: Record<string, string> })?.allocatable ?? {});
     for (const [res, qty] of Object.entries(requests(spec))) {
       if (!COUNTED(res)) continue;
