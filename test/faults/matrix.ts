@@ -23,6 +23,8 @@ export interface FaultCase {
   suites?: string[];
   /** Only the tests matching this (Playwright --grep), when the fault's effect on the others is not deterministic. */
   grep?: string;
+  /** Leave out the tests matching this (Playwright --grep-invert). */
+  grepInvert?: string;
   /** Failing-test substring → pattern its error message must match. */
   messages?: Record<string, RegExp>;
   /** Run under a run id of its own, so the VMs boot under the fault (for faults that act only on VMs started while set). */
@@ -92,11 +94,11 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
     rmSync(resolve(dir, 'keys'), { recursive: true, force: true });
   });
 
-  const args = (grep = o.grep) => [...(grep ? ['--grep', grep] : []), ...(o.config ? ['-c', o.config] : [])];
+  const args = (grep = o.grep, invert?: string) => [...(grep ? ['--grep', grep] : []), ...(invert ? ['--grep-invert', invert] : []), ...(o.config ? ['-c', o.config] : [])];
   // Expected failures keep their worker (and its adopted VMs); an unexpected outcome still replaces it.
   // `fresh`: a run id of its own, so the VMs boot under the fault.
-  const run = (name: string, fail: string[] = [], fresh = false, suites = o.suites, grep?: string) => runSuites(`${id}-${name}`, suites, (sim as SimHandle).kubeconfig, 'sim',
-    { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail), ...(fresh ? { KVNET_RUN_ID: `${runId}-${name}` } : {}) }, args(grep));
+  const run = (name: string, fail: string[] = [], fresh = false, suites = o.suites, grep?: string, invert?: string) => runSuites(`${id}-${name}`, suites, (sim as SimHandle).kubeconfig, 'sim',
+    { ...env, [EXPECTED_FAILURES_ENV]: JSON.stringify(fail), ...(fresh ? { KVNET_RUN_ID: `${runId}-${name}` } : {}) }, args(grep, invert));
 
   test('the suites pass on the healthy sim (the baseline the faults break)', async () => {
     const { code, outcomes } = await run('healthy');
@@ -111,7 +113,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault, c.fail, c.fresh, c.suites, c.grep));
+        ({ outcomes } = await run(c.fault, c.fail, c.fresh, c.suites, c.grep, c.grepInvert));
       } finally {
         await admin.clear(c.fault as FaultName);
       }
