@@ -52,10 +52,13 @@ async function listed(f: Fqdn): Promise<void> {
 /** DNS follows endpoints asynchronously on any cluster: retry until the name resolves (or give the last answer). */
 async function resolveWhenReady(f: Fqdn, name: string): Promise<ResolveResult> {
   let last: ResolveResult | undefined;
+  const bound = f.lab.profile.timeouts.convergenceMs;
+  const deadline = Date.now() + bound;
   await f.lab.kube.waitFor(async () => {
-    last = await resolve(f.client.guest, name, { family: 4 });
+    // Each lookup ends by the deadline: on a dead path one resolver run would outlast the bound.
+    last = await resolve(f.client.guest, name, { family: 4, limitS: Math.max(1, (deadline - Date.now()) / 1000) });
     return last.addresses.length > 0;
-  }, { what: `${name} to resolve in the guest`, timeoutMs: f.lab.profile.timeouts.convergenceMs, intervalMs: 300 }).catch(() => undefined); // the caller asserts on `last`
+  }, { what: `${name} to resolve in the guest`, timeoutMs: bound, intervalMs: 300 }).catch(() => undefined); // the caller asserts on `last`
   return last as ResolveResult;
 }
 

@@ -10,8 +10,8 @@ const STATIC = '10.203.0.14';
 const STATIC_NO_AGENT = '10.203.0.15';
 /** Put on `n`'s NIC for a moment, to see that the status follows that NIC's addresses. */
 const PROBE = '10.203.0.16';
-/** How long the guest agent may take to report a change (KubeVirt polls it; the sim pushes). */
-const AGENT_MS = 60_000;
+/** How long the guest agent may take to report a change: the profile's convergence bound (KubeVirt polls the agent; the sim pushes). */
+const agentMs = (lab: Lab) => lab.profile.timeouts.convergenceMs;
 
 interface IpConfigLab {
   scope: Scope;
@@ -89,13 +89,13 @@ capability('8.12.1 Configuring IP addresses for virtual machines', { ...IP_CAP, 
     // Control: the status follows this NIC's addresses (an address put on it shows up), so an absence there is current.
     await n.os.runOk(['ip', 'addr', 'add', `${PROBE}/24`, 'dev', 'eth1'], { root: true });
     try {
-      await waitForStatusIp(lab.kube, scope.namespace, n.name, 'dyn', PROBE, AGENT_MS);
+      await waitForStatusIp(lab.kube, scope.namespace, n.name, 'dyn', PROBE, agentMs(lab));
     } finally {
       await n.os.runOk(['ip', 'addr', 'del', `${PROBE}/24`, 'dev', 'eth1'], { root: true });
     }
     const dyn = async () => (await n.interfaces()).find((i) => i.name === 'dyn');
     expect(await dyn(), 'status.interfaces lists the NIC').toBeTruthy();
-    await expect.poll(async () => ipv4s(await dyn()), { message: 'and, once the probe address is gone, no IPv4 for it', timeout: AGENT_MS }).toEqual([]);
+    await expect.poll(async () => ipv4s(await dyn()), { message: 'and, once the probe address is gone, no IPv4 for it', timeout: agentMs(lab) }).toEqual([]);
   });
 
   test('the pod network interface stays the default route', async ({ ipc: { s } }) => {
@@ -109,14 +109,14 @@ capability('8.12.2 Viewing IP addresses of virtual machines', { ...IP_CAP, secti
   test.beforeEach(({ lab }) => skipUnlessOvn(lab));
 
   test('the static secondary address is in the VMI status, reported by the guest agent', async ({ lab, ipc: { scope, s } }) => {
-    const st = await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, AGENT_MS);
+    const st = await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, agentMs(lab));
     expect(st.interfaceName).toBe('eth1');
     expect(bare(st.ipAddress ?? '')).toBe(STATIC);
     expect(st.infoSource ?? '', 'the address comes from the guest agent').toContain('guest-agent');
   });
 
   test('status.interfaces has the shape `oc describe vmi` shows: interface name, IP address(es), MAC, name', async ({ lab, ipc: { scope, s } }) => {
-    await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, AGENT_MS);
+    await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, agentMs(lab));
     const ifaces = await s.interfaces();
     await test.info().attach('oc describe vmi s (Interfaces)', { body: describe(ifaces), contentType: 'text/plain' });
     expect(ifaces.map((i) => i.name)).toEqual(['default', 'static', 'dyn']);
@@ -132,7 +132,7 @@ capability('8.12.2 Viewing IP addresses of virtual machines', { ...IP_CAP, secti
     const noAgent = g as LabVm;
     expect(await noAgent.os.addresses('eth1', 4), 'the guest itself has the address').toContain(`${STATIC_NO_AGENT}/24`);
     // Control: `s`, booted with it, has had its agent report by now; `g` has nothing that could.
-    await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, AGENT_MS);
+    await waitForStatusIp(lab.kube, scope.namespace, s.name, 'static', STATIC, agentMs(lab));
     const ifaces = await noAgent.interfaces();
     const sec = ifaces.find((i) => i.name === 'static');
     expect(sec, 'the secondary interface is listed').toBeTruthy();

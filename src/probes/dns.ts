@@ -10,6 +10,11 @@ export interface ResolveOptions {
   count?: number;
   /** Exec timeout for the whole loop. Default 10 s per lookup. */
   timeoutMs?: number;
+  /**
+   * Bound on each lookup in seconds (coreutils `timeout` in the guest): on a dead path the resolver
+   * would otherwise try every search domain, attempts × timeout each, before it gives up.
+   */
+  limitS?: number;
 }
 
 export interface ResolveResult {
@@ -26,12 +31,13 @@ export interface ResolveResult {
   tool: 'getent';
 }
 
-export function resolveCommand(name: string, family: IpFamily | undefined, count: number): string {
+export function resolveCommand(name: string, family: IpFamily | undefined, count: number, limitS?: number): string {
   const db = family === 4 ? 'ahostsv4' : family === 6 ? 'ahostsv6' : 'ahosts';
+  const lookup = [...(limitS ? ['timeout', String(Math.max(1, Math.ceil(limitS)))] : []), 'getent', db, name];
   // One exec for all samples: the SSH round-trip stays out of the timings.
   const loop = (now: string) => [
     `i=0; while [ $i -lt ${count} ]; do`,
-    `  s=${now}; out=$(${shellLine(['getent', db, name])}); rc=$?; e=${now}`,
+    `  s=${now}; out=$(${shellLine(lookup)}); rc=$?; e=${now}`,
     `  echo "S $rc $((e-s))"; [ -n "$out" ] && printf '%s\\n' "$out" | sed 's/^/A /'`,
     `  i=$((i+1))`,
     `done`,
@@ -44,7 +50,7 @@ export function resolveCommand(name: string, family: IpFamily | undefined, count
 /** Throws only when the loop's output cannot be parsed (e.g. a date without %N). NXDOMAIN is a failure count. */
 export async function resolve(from: Exec, name: string, opts: ResolveOptions = {}): Promise<ResolveResult> {
   const count = opts.count ?? 1;
-  const command = resolveCommand(name, opts.family, count);
+  const command = resolveCommand(name, opts.family, count, opts.limitS);
   const r = await from.exec(command, { timeoutMs: opts.timeoutMs ?? count * 10_000 + 5_000 });
   return { ...parseResolve(r.stdout, count, command), name, command, tool: 'getent' };
 }

@@ -8,7 +8,7 @@ import { defaultUnderlayLimit } from './fabric/faults.ts';
 export const FAULT_NAMES = [
   'masquerade-nat-broken', 'pod-network-loss', 'overlay-drop', 'overlay-mtu-low',
   'kube-proxy-stale', 'dns-down', 'endpoints-stuck', 'metallb-stuck',
-  'bridge-port-down', 'vlan-leak', 'overlay-partition', 'policy-ignored', 'vf-not-moved',
+  'bridge-port-down', 'vlan-leak', 'overlay-partition', 'policy-ignored', 'vf-not-moved', 'guest-agent-down', 'dhcp-down',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -164,7 +164,7 @@ export function registerPodNetworkFaults(faults: Faults, fabric: Fabric): void {
     return names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b] as [string, string]));
   };
   faults.register('overlay-drop', {
-    description: 'the machine-network switch drops VXLAN between nodes (spec: {nodes: [a, b]}, default every pair)',
+    description: 'the machine-network switch drops the node-to-node tunnels, pod-network VXLAN and OVN layer2 overlay alike (one Geneve tunnel in OVN-Kubernetes) (spec: {nodes: [a, b]}, default every pair)',
     set: async (spec) => { for (const [a, b] of pairs(spec)) await fabric.dropOverlay(a, b); },
     clear: async (spec) => { for (const [a, b] of pairs(spec)) await fabric.restoreOverlay(a, b); },
   });

@@ -37,6 +37,11 @@ export function startSecondaryNetworks(api: Registry, fabric: Fabric, multus: Mu
     set: () => setOverlayPartition(MACHINE_NETNS, true),
     clear: () => setOverlayPartition(MACHINE_NETNS, false),
   });
+  faults.register('dhcp-down', {
+    description: 'the DHCP servers of the secondary networks stop answering: a dhcp4 NIC of a VM started meanwhile gets no lease',
+    set: async () => { dhcp.down = true; },
+    clear: async () => { dhcp.down = false; },
+  });
   faults.register('policy-ignored', {
     description: 'multi-networkpolicy installs no rules: MultiNetworkPolicies have no effect',
     set: async () => { mnp.ignore = true; mnp.resyncAll(); },

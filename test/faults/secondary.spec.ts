@@ -95,10 +95,12 @@ faultMatrix({
       messages: { [OVN.mtuPath]: /largest DF ping payload x → y 10\.202\.0\.2 across nodes/ },
     },
     {
-      // The pod network's VXLAN between nodes. These suites carry no test traffic on the pod
-      // network (SSH goes through port-forward), so nothing may fail.
-      fault: 'overlay-drop',
-      fail: [],
+      // Every node-to-node tunnel: in OVN-Kubernetes the layer2 overlay rides the same Geneve tunnel
+      // as the pod network, so every cross-node layer2 check fails, as under overlay-partition. The
+      // Linux bridge and localnet paths cross the physical underlay, not a tunnel.
+      fault: 'overlay-drop', suites: [OVN_SECONDARY, TABLE_8_1],
+      fail: [OVN.crossNode, OVN.namespaces, OVN.mtuPath, OVN.ingress, OVN.egress, OVN.icmp, OVN.tcp],
+      messages: { [OVN.crossNode]: /x → y 10\.202\.0\.2 icmp must answer/, [OVN.ingress]: inconclusive },
     },
   ],
 });

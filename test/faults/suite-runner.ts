@@ -1,7 +1,7 @@
 // Runs conformance suites the way a user does (`npx playwright test`), against a given
 // kubeconfig, and returns per-test outcomes from Playwright's JSON reporter.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export interface Outcome {
@@ -45,6 +45,7 @@ export async function runSuites(id: string, files: string[], kubeconfig: string,
   child.stdout.on('data', (d: Buffer) => (log += d));
   child.stderr.on('data', (d: Buffer) => (log += d));
   const code = await new Promise<number | null>((r) => child.on('exit', r));
+  writeFileSync(resolve(dir, 'log.txt'), log);
   const outcomes: Outcome[] = [];
   try {
     collect(JSON.parse(readFileSync(json, 'utf8')) as JsonSuite, [], outcomes);

@@ -68,4 +68,11 @@ test.describe('live loopback', () => {
     expect(r.samples).toHaveLength(3);
     expect(r.addresses).toContain('127.0.0.1');
   });
+
+  test('a lookup bounded with limitS runs under timeout and still answers', async () => {
+    test.skip(!has('getent') || !has('timeout'), 'getent or timeout not installed');
+    const r = await resolve(localExec, 'localhost', { family: 4, limitS: 2 });
+    expect(r.command).toContain("timeout 2 getent");
+    expect(r.addresses).toContain('127.0.0.1');
+  });
 });

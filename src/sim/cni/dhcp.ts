@@ -23,10 +23,13 @@ export class DhcpServers {
   /** network key → leased address → holder. */
   private readonly leases = new Map<string, Map<number, string>>();
 
+  /** The dhcp-down fault: every server is silent, so a dhcp4 NIC booted meanwhile gets no lease. */
+  down = false;
+
   /** A lease for `holder` when the NAD's network has a DHCP server; undefined when it has none. */
   offer(nad: KObject, network: string, holder: string, mtu: number): DhcpLease | undefined {
     const text = nad.metadata.annotations?.[DHCP_RANGE_ANNOTATION];
-    if (!text) return undefined;
+    if (!text || this.down) return undefined;
     const r = parseDhcpRange(text);
     const used = this.leases.get(network) ?? new Map<number, string>();
     this.leases.set(network, used);

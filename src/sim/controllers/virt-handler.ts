@@ -8,7 +8,7 @@ import type { KObject } from '../api/types.ts';
 import { libvirtMac } from '../fabric/ipam.ts';
 import { Netns } from '../fabric/netns.ts';
 import type { Fabric, PodInfo, PreparedLauncher } from '../fabric/topo.ts';
-import type { Faults } from '../faults.ts';
+import { selects, type FaultSelector, type Faults } from '../faults.ts';
 import { bundleGuestAgent } from '../guest/bundle.ts';
 import { GuestPool, type AgentProcess } from '../guest/pool.ts';
 import { Spawner } from '../spawner.ts';
@@ -70,6 +70,22 @@ export class VirtHandler extends Controller {
     this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, { prepare: (g) => fabric.prepareLauncher(g), discard: (l) => fabric.discardLauncher(l) });
     this.pool.start();
     this.refresher = setInterval(() => this.refreshInterfaces(), 1000);
+    faults.register('guest-agent-down', {
+      description: 'the QEMU guest agent of the selected VMs stops answering: status.interfaces keeps only what the domain knows (no guest-reported addresses) (selector: namespace, vm, node)',
+      scopes: ['namespace', 'vm', 'node'],
+      set: async (spec) => { this.agentDown = spec.selector ?? {}; },
+      clear: async () => { this.agentDown = undefined; },
+    });
+  }
+
+  /** The guest-agent-down fault's scope, while it is set. */
+  private agentDown: FaultSelector | undefined;
+
+  /** Whether virt-handler hears from this VMI's guest agent. */
+  private agentAnswers(vmi: KObject, dom: Domain): boolean {
+    if (!guestAgentEnabled(vmi)) return false;
+    const [namespace, vm] = [vmi.metadata.namespace as string, vmi.metadata.name as string];
+    return !(this.agentDown && selects(this.agentDown, { namespace, vm, node: dom.pod.node, netns: dom.guestNetns }));
   }
 
   protected keysFor(e: StoreEvent): string[] {
@@ -234,7 +250,7 @@ export class VirtHandler extends Controller {
    * needed), secondary interfaces with the addresses the guest agent sees, when there is one.
    */
   private interfaceStatus(vmi: KObject, dom: Domain): VmiInterfaceStatus[] {
-    const agentOn = guestAgentEnabled(vmi);
+    const agentOn = this.agentAnswers(vmi, dom);
     const report = agentOn ? dom.guestReport : [];
     const out: VmiInterfaceStatus[] = [];
     if (dom.masq) {

@@ -62,7 +62,11 @@ export async function setUnderlayLimit(machineNetns: string, nodes: Node[], mtu:
   await table.replace(`  chain forward {\n    type filter hook forward priority -5; policy accept;\n${rules.join('\n')}\n  }`);
 }
 
-/** Drop VXLAN between the given node pairs on the machine-network switch (the `machine` netns). */
+/**
+ * Drop the node-to-node tunnels between the given node pairs on the machine-network switch (the
+ * `machine` netns): the pod network's VXLAN and the OVN layer2 overlay alike, since OVN-Kubernetes
+ * carries both in one Geneve tunnel per node pair.
+ */
 export async function applyOverlayDrops(machineNetns: string, pairs: Array<[Node, Node]>): Promise<void> {
   const table = new NftTable(machineNetns, 'bridge', FAULT_TABLE);
   if (pairs.length === 0) {
@@ -70,8 +74,8 @@ export async function applyOverlayDrops(machineNetns: string, pairs: Array<[Node
     return;
   }
   const rules = pairs.flatMap(([a, b]) => [
-    `    ip saddr ${a.underlayIp} ip daddr ${b.underlayIp} udp dport ${VXLAN_PORT} counter drop`,
-    `    ip saddr ${b.underlayIp} ip daddr ${a.underlayIp} udp dport ${VXLAN_PORT} counter drop`,
+    `    ip saddr ${a.underlayIp} ip daddr ${b.underlayIp} udp dport { ${VXLAN_PORT}, ${OVERLAY_PORT} } counter drop`,
+    `    ip saddr ${b.underlayIp} ip daddr ${a.underlayIp} udp dport { ${VXLAN_PORT}, ${OVERLAY_PORT} } counter drop`,
   ]);
   await table.replace(`  chain forward {\n    type filter hook forward priority -10; policy accept;\n${rules.join('\n')}\n  }`);
 }
