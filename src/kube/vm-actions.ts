@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Kube } from './client.ts';
 
-export type VmAction = 'start' | 'stop' | 'restart';
+export type VmAction = 'start' | 'stop' | 'restart' | 'migrate';
 
 export async function vmAction(kube: Kube, namespace: string, name: string, verb: VmAction, body: Record<string, unknown> = {}): Promise<void> {
   const cluster = kube.kc.getCurrentCluster();

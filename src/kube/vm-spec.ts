@@ -46,6 +46,7 @@ export class VmSpec {
   private img?: string;
   private strategy: 'Always' | 'Halted' | 'Manual' | 'RerunOnFailure' = 'Always';
   private mem = '1Gi';
+  private eviction?: 'LiveMigrate' | 'LiveMigrateIfPossible' | 'None' | 'External';
   private packages: string[] = [...DEFAULT_PACKAGES];
 
   constructor(readonly name: string) {}
@@ -101,6 +102,12 @@ export class VmSpec {
     return this;
   }
 
+  /** spec.evictionStrategy: what a node drain does to the VM (LiveMigrate: it moves). */
+  evictionStrategy(s: 'LiveMigrate' | 'LiveMigrateIfPossible' | 'None' | 'External'): this {
+    this.eviction = s;
+    return this;
+  }
+
   /** Extra cloud-init packages on top of the defaults (the profile's guest.tools). */
   withPackages(p: string[]): this {
     this.packages = [...new Set([...this.packages, ...p])];
@@ -118,6 +125,7 @@ export class VmSpec {
     c.img = this.img;
     c.strategy = this.strategy;
     c.mem = this.mem;
+    c.eviction = this.eviction;
     c.packages = [...this.packages];
     return c;
   }
@@ -170,6 +178,7 @@ export class VmSpec {
               resources: { requests: { memory: this.mem } },
             },
             networks,
+            ...(this.eviction ? { evictionStrategy: this.eviction } : {}),
             ...(this.host ? { hostname: this.host.hostname, ...(this.host.subdomain ? { subdomain: this.host.subdomain } : {}) } : {}),
             ...this.placementSpec(),
             accessCredentials: [{ sshPublicKey: { source: { secret: { secretName: ctx.sshKeySecret } }, propagationMethod: { noCloud: {} } } }],
