@@ -107,13 +107,14 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
     expect(code).toBe(0);
   });
 
-  for (const c of o.cases) {
+  for (const [i, c] of o.cases.entries()) {
     test(c.title ?? defaultTitle(c), async () => {
       const admin = new SimAdmin((sim as SimHandle).stateDir);
       await admin.inject(c.fault as FaultName, (c.spec ?? {}) as FaultSpec);
       let outcomes: Outcome[];
       try {
-        ({ outcomes } = await run(c.fault, c.fail, c.fresh, c.suites, c.grep, c.grepInvert));
+        // The case's position keeps two cases of one fault in directories (and run ids) of their own.
+        ({ outcomes } = await run(`${i + 1}-${c.fault}`, c.fail, c.fresh, c.suites, c.grep, c.grepInvert));
       } finally {
         await admin.clear(c.fault as FaultName);
       }
