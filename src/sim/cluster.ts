@@ -16,6 +16,8 @@ export interface SimSettings {
   baseDomain: string;
   /** `127.x.y`: the host-loopback /24 of this sim's node ExternalIPs and LoadBalancer pool (random per sim). */
   externalNet?: string;
+  /** Guest memory a live migration copies, as a fraction of the VM's memory (default 1/64: a 1 GiB VM sends 16 MiB). */
+  migrationMemoryScale?: number;
 }
 
 export const DEFAULT_SETTINGS: SimSettings = { nodes: 2, dualStack: true, mtu: 1400, baseDomain: 'kvnet.example.com' };

@@ -1,8 +1,7 @@
 // The node side of the sim: the fabric, and the controllers that need it.
 import type { SimCluster } from './cluster.ts';
-import { KubeScheduler } from './controllers/kube-scheduler.ts';
+import type { KubeScheduler } from './controllers/kube-scheduler.ts';
 import { VirtApi } from './controllers/virt-api.ts';
-import { VirtController } from './controllers/virt-controller.ts';
 import { VirtHandler } from './controllers/virt-handler.ts';
 import { Fabric } from './fabric/topo.ts';
 import { serveAdmin } from './admin.ts';
@@ -18,7 +17,7 @@ import { startSecondaryNetworks } from './secondary-networks.ts';
 /** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
 export const CLUSTER_DNS_IP = '172.30.0.10';
 
-export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController; metallb?: MetalLB } = {}): Promise<DataPlane> {
+export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController; metallb?: MetalLB; scheduler?: KubeScheduler } = {}): Promise<DataPlane> {
   const s = cluster.settings;
   const fabric = await Fabric.create({ nodes: s.nodes, mtu: s.mtu, dualStack: s.dualStack });
   const api = cluster.registry;
@@ -29,7 +28,9 @@ export async function startDataPlane(cluster: SimCluster, stateDir: string, cont
   const services = await startServiceNetwork(cluster, fabric, stateDir, faults, control, CLUSTER_DNS_IP);
   const sriov = await installSriov(api, fabric, multus, faults);
   const admin = await serveAdmin(stateDir, faults);
-  cluster.use(new KubeScheduler(api).addFilter(sriov.schedulerFilter)).use(new VirtController(api)).use(handler);
+  // The scheduler runs in the control plane; SR-IOV capacity is a filter only the fabric can answer.
+  control.scheduler?.addFilter(sriov.schedulerFilter);
+  cluster.use(handler);
   for (const c of sriov.controllers) cluster.use(c);
   for (const c of startSecondaryNetworks(api, fabric, multus, faults)) cluster.use(c);
   return {

@@ -20,6 +20,8 @@ export interface StartSimOptions {
   port?: number;
   /** false: control plane only, in this process (no sandbox, no packets). */
   dataPlane?: boolean;
+  /** false: no KubeVirt controllers or scheduler (control plane only; see SimOptions). */
+  workloadControllers?: boolean;
 }
 
 export interface SimHandle {
@@ -63,7 +65,7 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
   let stopInner: () => Promise<void>;
   let server: string;
   if (!dataPlane) {
-    const sim = await Sim.start({ settings, token, tls, listen: opts.port ?? 0, stateDir, dataPlane: false });
+    const sim = await Sim.start({ settings, token, tls, listen: opts.port ?? 0, stateDir, dataPlane: false, workloadControllers: opts.workloadControllers });
     server = `https://${sim.api.address}`;
     stopInner = () => sim.stop();
   } else {

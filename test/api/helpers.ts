@@ -36,7 +36,8 @@ export interface TestSim {
 export async function startTestSim(name: string, settings?: Partial<SimSettings>): Promise<TestSim> {
   const dir = join(RESULTS_DIR, name);
   mkdirSync(dir, { recursive: true });
-  const handle = await startSim({ dataPlane: false, kubeconfig: join(dir, 'kubeconfig'), settings });
+  // API semantics only: no controller writes VM status behind the tests' backs.
+  const handle = await startSim({ dataPlane: false, workloadControllers: false, kubeconfig: join(dir, 'kubeconfig'), settings });
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(handle.kubeconfig);
   return {

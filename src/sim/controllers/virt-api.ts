@@ -1,5 +1,6 @@
 // KubeVirt's virt-api subresource verbs: start/stop/restart change what the VM asks for and leave
-// the work to virt-controller; port-forward opens a stream into the guest from its launcher pod.
+// the work to virt-controller; migrate creates a VirtualMachineInstanceMigration; port-forward opens a
+// stream into the guest from its launcher pod (only with a data plane).
 import type { Duplex } from 'node:stream';
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
@@ -11,13 +12,14 @@ import type { VirtHandler } from './virt-handler.ts';
 
 const VM = kindOf('kubevirt.io/v1', 'VirtualMachine') as Kind;
 const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
+const VMIM = kindOf('kubevirt.io/v1', 'VirtualMachineInstanceMigration') as Kind;
 
 interface VmSpec { running?: boolean; runStrategy?: string }
 
 export class VirtApi implements KubevirtSubresources {
-  constructor(private readonly api: Registry, private readonly handler: VirtHandler, private readonly connect: (netns: string, host: string, port: number) => Duplex) {}
+  constructor(private readonly api: Registry, private readonly handler?: VirtHandler, private readonly connect?: (netns: string, host: string, port: number) => Duplex) {}
 
-  async vmAction(action: 'start' | 'stop' | 'restart' | 'migrate', ns: string, name: string): Promise<void> {
+  async vmAction(action: 'start' | 'stop' | 'restart' | 'migrate', ns: string, name: string, body?: unknown): Promise<void> {
     const vm = this.api.get(VM, ns, name);
     const spec = vm.spec as VmSpec;
     const vmi = this.api.tryGet(VMI, ns, name);
@@ -33,7 +35,26 @@ export class VirtApi implements KubevirtSubresources {
       // Deleting the VMI is the restart: the VM still wants to run, so virt-controller makes a new one.
       this.api.delete(VMI, ns, name);
     } else {
-      throw new ApiError(422, 'Invalid', 'live migration is not available in this sim yet');
+      this.migrate(ns, name, vmi, body, conflict);
+    }
+  }
+
+  /**
+   * MigrateVMRequestHandler (pkg/virt-api/rest/lifecycle.go): 409 unless the VMI runs, else a VMIM
+   * named kubevirt-migrate-vm-*; a refusal by the VMIM admission comes back as an internal error.
+   */
+  private migrate(ns: string, name: string, vmi: KObject | undefined, body: unknown, conflict: (why: string) => ApiError): void {
+    if (!vmi || (vmi.status as VmiStatus | undefined)?.phase !== 'Running') throw conflict('VM is not running');
+    const opts = (body ?? {}) as { addedNodeSelector?: Record<string, string>; dryRun?: string[] };
+    try {
+      this.api.create(VMIM, ns, {
+        apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration',
+        metadata: { generateName: 'kubevirt-migrate-vm-', namespace: ns },
+        spec: { vmiName: name, ...(opts.addedNodeSelector ? { addedNodeSelector: opts.addedNodeSelector } : {}) },
+      }, { dryRun: !!opts.dryRun?.length });
+    } catch (e) {
+      if (e instanceof ApiError) throw new ApiError(500, 'InternalError', `Internal error occurred: ${e.message}`);
+      throw e;
     }
   }
 
@@ -51,6 +72,7 @@ export class VirtApi implements KubevirtSubresources {
   async portForward(ns: string, name: string, port: number, protocol: 'tcp' | 'udp'): Promise<Duplex> {
     const vmi = this.api.tryGet(VMI, ns, name);
     if (!vmi) throw errors.notFound('virtualmachineinstances', 'kubevirt.io', name);
+    if (!this.handler || !this.connect) throw new ApiError(503, 'InternalError', 'port-forward needs the data plane: this sim runs its control plane only');
     const dom = this.handler.domain(ns, name);
     if ((vmi.status as VmiStatus | undefined)?.phase !== 'Running' || !dom) {
       throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on virtualmachineinstance.kubevirt.io "${name}": VMI is not running`);

@@ -14,6 +14,11 @@ import { nadRef, networkResourceRequests } from './network-resources.ts';
 import {
   CREATED_BY_LABEL, VMI_FINALIZER, VM_LABEL, now, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
+import { type Stage, StageEngine } from '../stages/engine.ts';
+import { type Condition, type StatusPatch, StatusWriter } from '../virt/status-writer.ts';
+
+/** virt-handler still imports the merge from here. */
+export { mergeConditions } from '../virt/status-writer.ts';
 
 const VM = kindOf('kubevirt.io/v1', 'VirtualMachine') as Kind;
 const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
@@ -46,12 +51,74 @@ export function wantsRunning(vm: KObject, hasVmi: boolean): boolean {
   }
 }
 
+interface VmiStageContext { pods: KObject[]; controller: VirtController }
+type VmiStagePatch = StatusPatch & { dropConditions?: string[] };
+
+/** A launcher pod that cannot be rendered yet (a NAD not there): FailedCreate, retried with backoff. */
+class RenderError extends Error {}
+
+const podScheduled = (pod: KObject | undefined) => ((pod?.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((c) => c.type === 'PodScheduled');
+const vmiStatus = (vmi: KObject) => (vmi.status ?? {}) as VmiStatus;
+
+/**
+ * The VMI phases virt-controller owns (kubevirt pkg/virt-controller/watch/vmi: sync and updateStatus);
+ * virt-handler takes a Scheduled VMI on to Running.
+ */
+export const VMI_STAGES: readonly Stage<KObject, VmiStageContext, VmiStagePatch>[] = [
+  {
+    name: 'accept', from: '', to: 'Pending', when: () => true,
+    run: async () => ({ conditions: [{ type: 'Ready', status: 'False', reason: 'PodNotExists', message: 'virt-launcher pod has not yet been scheduled', lastProbeTime: now(), lastTransitionTime: now() }] }),
+  },
+  {
+    name: 'create-launcher-pod', from: 'Pending', to: 'Scheduling',
+    when: (_vmi, { pods }) => (pods.length ? 'a launcher pod exists' : true),
+    run: async (vmi, { controller }) => {
+      controller.createLauncher(vmi);
+      return { dropConditions: ['Synchronized'], conditions: [{ type: 'Ready', status: 'False', reason: 'GuestNotRunning', message: 'Guest VM is not reported as running', lastProbeTime: now(), lastTransitionTime: now() }] };
+    },
+  },
+  {
+    name: 'pod-bound', from: 'Scheduling', to: 'Scheduled',
+    when: (_vmi, { pods }) => ((pods[0]?.spec as { nodeName?: string } | undefined)?.nodeName ? true : 'the launcher pod is not bound to a node'),
+    run: async (vmi, { pods, controller }) => {
+      const pod = pods[0];
+      const node = (pod.spec as { nodeName: string }).nodeName;
+      controller.labelNode(vmi, node);
+      return { nodeName: node, activePods: { [pod.metadata.uid as string]: node }, conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }] };
+    },
+  },
+  {
+    // The scheduler's verdict, mirrored once per message.
+    name: 'pod-unschedulable', from: 'Scheduling', to: 'Scheduling',
+    when: (vmi, { pods }) => {
+      const c = podScheduled(pods[0]);
+      if (c?.status !== 'False') return 'the scheduler has not refused the launcher pod';
+      return vmiStatus(vmi).conditions?.some((v) => v.type === 'PodScheduled' && v.message === c.message) ? 'already reported' : true;
+    },
+    run: async (_vmi, { pods }) => {
+      const c = podScheduled(pods[0]) as Condition;
+      return { conditions: [{ type: 'PodScheduled', status: 'False', reason: c.reason ?? 'Unschedulable', message: c.message, lastProbeTime: null, lastTransitionTime: now() }] };
+    },
+  },
+];
+
 export class VirtController extends Controller {
   /** Failed renders per VMI key, for the backoff; forgotten on success. */
   private readonly failures = new Map<string, number>();
+  private readonly status: StatusWriter;
+  private readonly vmiPhases: StageEngine<KObject, VmiStageContext, VmiStagePatch>;
 
   constructor(api: Registry) {
     super(api, 'virt-controller');
+    this.status = new StatusWriter(api);
+    this.vmiPhases = new StageEngine(VMI_STAGES, {
+      phaseOf: (vmi) => vmiStatus(vmi).phase ?? '',
+      enteredAt: () => undefined,
+      commit: (vmi, phase, patch) => {
+        const { dropConditions, ...rest } = patch ?? {};
+        this.status.write(VMI, vmi, { ...rest, phase }, { dropConditions });
+      },
+    });
   }
 
   protected keysFor(e: StoreEvent): string[] {
@@ -73,7 +140,7 @@ export class VirtController extends Controller {
     const [type, rest] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
     const [ns, name] = splitKey(rest);
     if (type === 'vm') return this.reconcileVm(ns as string, name);
-    const err = this.reconcileVmi(ns as string, name);
+    const err = await this.reconcileVmi(ns as string, name);
     if (!err) { this.failures.delete(key); return; }
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
@@ -127,20 +194,13 @@ export class VirtController extends Controller {
     });
   }
 
-  private patchVmStatus(stale: KObject, patch: Record<string, unknown>): void {
-    const vm = this.api.tryGet(VM, stale.metadata.namespace, stale.metadata.name as string);
-    if (!vm) return;
-    const cur = (vm.status ?? {}) as Record<string, unknown>;
-    const next = { ...cur, ...patch };
-    // Transition times only move when the status does.
-    const same = (a: unknown, b: unknown) => JSON.stringify(a, (k, v) => (k === 'lastTransitionTime' ? undefined : v)) === JSON.stringify(b, (k, v) => (k === 'lastTransitionTime' ? undefined : v));
-    if (same(cur, next)) return;
-    vm.status = next;
-    this.api.update(VM, vm.metadata.namespace, vm.metadata.name as string, vm, { subresource: 'status' });
+  /** The VM's conditions are a whole set each time (Ready plus the VMI's), so they replace, keeping times. */
+  private patchVmStatus(stale: KObject, patch: StatusPatch): void {
+    this.status.write(VM, stale, patch, { replaceConditions: true });
   }
 
   /** Returns the sync error that asks for a retry with backoff (upstream's SyncError with RequiresRequeue). */
-  private reconcileVmi(ns: string, name: string): Error | undefined {
+  private async reconcileVmi(ns: string, name: string): Promise<Error | undefined> {
     const vmi = this.api.tryGet(VMI, ns, name);
     if (!vmi) {
       // A VMI gone for good takes its launcher pods with it (ownerReference GC does the rest).
@@ -158,49 +218,35 @@ export class VirtController extends Controller {
       }
       return;
     }
-    if (!status.phase) {
-      this.setVmiStatus(vmi, { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False', reason: 'PodNotExists', message: 'virt-launcher pod has not yet been scheduled', lastProbeTime: now(), lastTransitionTime: now() }] });
-      return;
-    }
-    if (status.phase === 'Pending' && !pods.length) {
-      let devices: Record<string, string>;
-      try {
-        devices = networkResourceRequests(this.api, ns, (vmi.spec as VmiSpec).networks ?? []);
-      } catch (e) {
-        const err = new Error(`failed to render launch manifest: ${(e as Error).message}`);
-        // CheckFailure: the condition is replaced only when its reason changes; no event is recorded.
-        const cur = status.conditions?.find((c) => c.type === 'Synchronized');
-        if (cur?.status !== 'False' || cur.reason !== 'FailedCreate') {
-          this.setVmiStatus(vmi, { conditions: [{ type: 'Synchronized', status: 'False', reason: 'FailedCreate', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
-        }
-        return err;
+    try {
+      await this.vmiPhases.step(vmi, { pods, controller: this });
+    } catch (e) {
+      if (!(e instanceof RenderError)) throw e;
+      // CheckFailure: the condition is replaced only when its reason changes; no event is recorded.
+      const cur = status.conditions?.find((c) => c.type === 'Synchronized');
+      if (cur?.status !== 'False' || cur.reason !== 'FailedCreate') {
+        this.status.write(VMI, vmi, { conditions: [{ type: 'Synchronized', status: 'False', reason: 'FailedCreate', message: e.message, lastProbeTime: null, lastTransitionTime: now() }] });
       }
-      this.createLauncherPod(vmi, devices);
-      const created = this.api.get(VMI, ns, name);
-      const st = (created.status ?? {}) as VmiStatus;
-      if (st.conditions?.some((c) => c.type === 'Synchronized')) created.status = { ...st, conditions: st.conditions.filter((c) => c.type !== 'Synchronized') };
-      this.setVmiStatus(created, { phase: 'Scheduling', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestNotRunning', message: 'Guest VM is not reported as running', lastProbeTime: now(), lastTransitionTime: now() }] });
-      return;
+      return e;
     }
-    const pod = pods[0];
-    if (!pod) return;
-    const podSpec = pod.spec as { nodeName?: string };
-    const podConds = ((pod.status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] })?.conditions ?? []);
-    if (status.phase === 'Scheduling') {
-      if (podSpec.nodeName) {
-        vmi.metadata.labels = { ...vmi.metadata.labels, 'kubevirt.io/nodeName': podSpec.nodeName };
-        this.api.update(VMI, ns, name, vmi);
-        this.setVmiStatus(this.api.get(VMI, ns, name), {
-          phase: 'Scheduled', nodeName: podSpec.nodeName, activePods: { [pod.metadata.uid as string]: podSpec.nodeName },
-          conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }],
-        });
-        return;
-      }
-      const unsched = podConds.find((c) => c.type === 'PodScheduled' && c.status === 'False');
-      if (unsched && !status.conditions?.some((c) => c.type === 'PodScheduled' && c.message === unsched.message)) {
-        this.setVmiStatus(vmi, { conditions: [{ type: 'PodScheduled', status: 'False', reason: unsched.reason ?? 'Unschedulable', message: unsched.message, lastProbeTime: null, lastTransitionTime: now() }] });
-      }
+  }
+
+  /** The Pending → Scheduling stage's action: render and create the launcher pod. */
+  createLauncher(vmi: KObject): void {
+    let devices: Record<string, string>;
+    try {
+      devices = networkResourceRequests(this.api, vmi.metadata.namespace as string, (vmi.spec as VmiSpec).networks ?? []);
+    } catch (e) {
+      throw new RenderError(`failed to render launch manifest: ${(e as Error).message}`);
     }
+    this.createLauncherPod(vmi, devices);
+  }
+
+  /** The Scheduling → Scheduled stage's action: the node label the VMI carries once placed. */
+  labelNode(vmi: KObject, node: string): void {
+    const cur = this.api.get(VMI, vmi.metadata.namespace, vmi.metadata.name as string);
+    cur.metadata.labels = { ...cur.metadata.labels, 'kubevirt.io/nodeName': node };
+    this.api.update(VMI, vmi.metadata.namespace, vmi.metadata.name as string, cur);
   }
 
   private launcherPods(vmi: KObject): KObject[] {
@@ -246,18 +292,6 @@ export class VirtController extends Controller {
     });
     recordEvent(this.api, vmi, 'Normal', 'SuccessfulCreate', `Created virtual machine pod ${pod.metadata.name}`, COMPONENT);
   }
-
-  private setVmiStatus(vmi: KObject, patch: Partial<VmiStatus>): void {
-    const cur = (vmi.status ?? {}) as VmiStatus;
-    const conditions = patch.conditions ? mergeConditions(cur.conditions ?? [], patch.conditions) : cur.conditions;
-    vmi.status = { ...cur, ...patch, ...(conditions ? { conditions } : {}) };
-    this.api.update(VMI, vmi.metadata.namespace, vmi.metadata.name as string, vmi, { subresource: 'status' });
-  }
-}
-
-export function mergeConditions<T extends { type: string }>(cur: T[], updates: T[]): T[] {
-  const out = cur.filter((c) => !updates.some((u) => u.type === c.type));
-  return [...out, ...updates];
 }
 
 /** Multus pod interface names KubeVirt derives from the network name (pod<hash>). */

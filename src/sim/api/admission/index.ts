@@ -8,6 +8,7 @@ import { validateService } from './service.ts';
 import { validateSriovNetwork } from './sriov-network.ts';
 import { validateSriovNetworkNodePolicy } from './sriov-network-node-policy.ts';
 import { validateVirtualMachine, validateVirtualMachineInstance } from './virtual-machine.ts';
+import { validateMigration } from './virtual-machine-instance-migration.ts';
 
 export type Validator = (req: AdmissionRequest) => Cause[];
 
@@ -15,6 +16,7 @@ export type Validator = (req: AdmissionRequest) => Cause[];
 const VALIDATORS: Record<string, Validator> = {
   'kubevirt.io/VirtualMachine': validateVirtualMachine,
   'kubevirt.io/VirtualMachineInstance': validateVirtualMachineInstance,
+  'kubevirt.io/VirtualMachineInstanceMigration': validateMigration,
   'sriovnetwork.openshift.io/SriovNetworkNodePolicy': validateSriovNetworkNodePolicy,
   'sriovnetwork.openshift.io/SriovNetwork': validateSriovNetwork,
   'k8s.cni.cncf.io/NetworkAttachmentDefinition': validateNetworkAttachmentDefinition,
@@ -41,6 +43,7 @@ export function invalidMessage(kind: string, name: string, causes: Cause[]): str
 }
 
 export { isUnicastMac, vmMultusNetworks } from './virtual-machine.ts';
+export { MIGRATION_VMI_LABEL, mutateMigration } from './virtual-machine-instance-migration.ts';
 export { parseNadConfig, vmNadIpamWarning } from './network-attachment-definition.ts';
 export type { NadConfig } from './network-attachment-definition.ts';
 export { SUPPORTED_NICS, findNic } from './supported-nics.ts';
