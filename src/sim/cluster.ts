@@ -16,6 +16,8 @@ export interface SimSettings {
   baseDomain: string;
   /** `127.x.y`: the host-loopback /24 of this sim's node ExternalIPs and LoadBalancer pool (random per sim). */
   externalNet?: string;
+  /** Line rate of every node NIC on the machine network, in Gbit/s (fabric/shape.ts); unset: unshaped. */
+  nicRateGbps?: number;
 }
 
 export const DEFAULT_SETTINGS: SimSettings = { nodes: 2, dualStack: true, mtu: 1400, baseDomain: 'kvnet.example.com' };
