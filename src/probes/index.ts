@@ -10,3 +10,4 @@ export * from './dns.ts';
 export * from './harness-timing.ts';
 export { startBackground, type BackgroundProcess, type StartBackgroundOptions } from './background.ts';
 export * from './request-latency.ts';
+export * from './downtime.ts';

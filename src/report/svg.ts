@@ -32,9 +32,9 @@ export interface BarEntry {
 }
 
 const FONT = 'font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif"';
-const COLORS = { bar: '#3b7dd8', line: '#2a9d8f', axis: '#444', grid: '#e3e3e3', text: '#222', muted: '#666', p50: '#e76f51', p99: '#9b2226' };
+export const COLORS = { bar: '#3b7dd8', line: '#2a9d8f', axis: '#444', grid: '#e3e3e3', text: '#222', muted: '#666', p50: '#e76f51', p99: '#9b2226' };
 
-interface Frame {
+export interface Frame {
   width: number;
   height: number;
   left: number;
@@ -43,7 +43,7 @@ interface Frame {
   bottom: number;
 }
 
-function frame(width = 640, height = 360): Frame {
+export function frame(width = 640, height = 360): Frame {
   // Margins leave room for the title (top), y tick labels (left) and x labels (bottom).
   return { width, height, left: 64, right: width - 20, top: 44, bottom: height - 52 };
 }
@@ -88,7 +88,7 @@ export function niceTicks(min: number, max: number, target = 5): number[] {
   return ticks;
 }
 
-function open(f: Frame, title: string, kind: string): string[] {
+export function open(f: Frame, title: string, kind: string): string[] {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${f.width} ${f.height}" width="${f.width}" height="${f.height}" role="img" aria-label="${escapeXml(title)}" data-chart="${kind}" ${FONT}>`,
     `<title>${escapeXml(title)}</title>`,
@@ -97,7 +97,7 @@ function open(f: Frame, title: string, kind: string): string[] {
   ];
 }
 
-function yAxis(f: Frame, ticks: number[], label: string, y: (v: number) => number): string[] {
+export function yAxis(f: Frame, ticks: number[], label: string, y: (v: number) => number): string[] {
   const out: string[] = [];
   for (const t of ticks) {
     const py = y(t).toFixed(1);
@@ -110,14 +110,14 @@ function yAxis(f: Frame, ticks: number[], label: string, y: (v: number) => numbe
   return out;
 }
 
-function xAxisLine(f: Frame, label: string): string[] {
+export function xAxisLine(f: Frame, label: string): string[] {
   return [
     `<line x1="${f.left}" y1="${f.bottom}" x2="${f.right}" y2="${f.bottom}" stroke="${COLORS.axis}" stroke-width="1"/>`,
     `<text class="x-label" x="${(f.left + f.right) / 2}" y="${f.height - 10}" text-anchor="middle" font-size="12" fill="${COLORS.text}">${escapeXml(label)}</text>`,
   ];
 }
 
-function empty(f: Frame, title: string, kind: string, why: string): string {
+export function empty(f: Frame, title: string, kind: string, why: string): string {
   return [...open(f, title, kind),
     `<text x="${f.width / 2}" y="${f.height / 2}" text-anchor="middle" font-size="14" fill="${COLORS.muted}">${escapeXml(why)}</text>`,
     '</svg>'].join('\n');

@@ -18,6 +18,8 @@ export interface SimSettings {
   externalNet?: string;
   /** Guest memory a live migration copies, as a fraction of the VM's memory (default 1/64: a 1 GiB VM sends 16 MiB). */
   migrationMemoryScale?: number;
+  /** Line rate of every node NIC on the machine network, in Gbit/s (fabric/shape.ts); unset: unshaped. */
+  nicRateGbps?: number;
 }
 
 export const DEFAULT_SETTINGS: SimSettings = { nodes: 2, dualStack: true, mtu: 1400, baseDomain: 'kvnet.example.com' };

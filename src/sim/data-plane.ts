@@ -4,6 +4,7 @@ import type { KubeScheduler } from './controllers/kube-scheduler.ts';
 import { VirtApi } from './controllers/virt-api.ts';
 import { VirtHandler } from './controllers/virt-handler.ts';
 import { Fabric } from './fabric/topo.ts';
+import { shapeNodeNics } from './fabric/shape.ts';
 import { serveAdmin } from './admin.ts';
 import { Faults, registerPodNetworkFaults } from './faults.ts';
 import { Multus } from './cni/multus.ts';
@@ -20,6 +21,7 @@ export const CLUSTER_DNS_IP = '172.30.0.10';
 export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController; metallb?: MetalLB; scheduler?: KubeScheduler } = {}): Promise<DataPlane> {
   const s = cluster.settings;
   const fabric = await Fabric.create({ nodes: s.nodes, mtu: s.mtu, dualStack: s.dualStack });
+  await shapeNodeNics(fabric, s.nicRateGbps);
   const api = cluster.registry;
   const faults = new Faults();
   registerPodNetworkFaults(faults, fabric);

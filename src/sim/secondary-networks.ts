@@ -4,8 +4,10 @@ import type { Registry } from './api/registry.ts';
 import { Attachments } from './cni/attachments.ts';
 import { BridgeCni } from './cni/bridge.ts';
 import { DhcpServers } from './cni/dhcp.ts';
+import { MacvlanCni } from './cni/macvlan.ts';
 import type { Multus } from './cni/multus.ts';
 import { OvnCni } from './cni/ovn.ts';
+import { Whereabouts } from './cni/whereabouts.ts';
 import { BridgeMarker } from './controllers/bridge-marker.ts';
 import type { Controller } from './controllers/controller.ts';
 import { MultiNetworkPolicyController } from './controllers/multi-network-policy.ts';
@@ -20,6 +22,7 @@ export function startSecondaryNetworks(api: Registry, fabric: Fabric, multus: Mu
   multus.register(new BridgeCni('bridge', fabric, attachments, dhcp));
   multus.register(new BridgeCni('cnv-bridge', fabric, attachments, dhcp));
   multus.register(new OvnCni(fabric, attachments, dhcp));
+  multus.register(new MacvlanCni(fabric, [new Whereabouts()]));
   const mnp = new MultiNetworkPolicyController(api, attachments, fabric.nodes.map((n) => n.name));
 
   faults.register('bridge-port-down', {
