@@ -36,6 +36,11 @@ export class SimAdmin {
     return this.call('DELETE', `/faults/${name}`);
   }
 
+  /** POST to one of the data plane's self-test routes (e.g. /node-side/migrate). */
+  post(path: string, body: unknown): Promise<unknown> {
+    return this.call('POST', path, body);
+  }
+
   active(): Promise<unknown> {
     return this.call('GET', '/faults');
   }

@@ -30,7 +30,10 @@ function authorized(req: http.IncomingMessage, token: Buffer): boolean {
   return got.length === token.length && timingSafeEqual(got, token);
 }
 
-export async function serveAdmin(stateDir: string, faults: Faults): Promise<http.Server> {
+/** Extra POST routes for self-tests (path → handler of the JSON body). */
+export type AdminRoutes = Record<string, (body: unknown) => Promise<unknown>>;
+
+export async function serveAdmin(stateDir: string, faults: Faults, routes: AdminRoutes = {}): Promise<http.Server> {
   const token = randomBytes(24).toString('base64url');
   writeFileSync(adminTokenPath(stateDir), `${token}\n`, { mode: 0o600 });
   chmodSync(adminTokenPath(stateDir), 0o600);
@@ -41,6 +44,16 @@ export async function serveAdmin(stateDir: string, faults: Faults): Promise<http
       res.end(JSON.stringify(body));
     };
     if (!authorized(req, want)) return reply(401, { error: `unauthorized: send "Authorization: Bearer <token>" with the token in ${ADMIN_TOKEN}` });
+    const route = routes[req.url ?? ''];
+    if (route) {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        if (req.method !== 'POST') return reply(405, { error: 'use POST' });
+        route(body ? JSON.parse(body) : {}).then((r) => reply(200, r), (e: Error) => reply(400, { error: e.message }));
+      });
+      return;
+    }
     const m = /^\/faults(?:\/([a-z-]+))?$/.exec(req.url ?? '');
     if (!m) return reply(404, { error: 'unknown path; use /faults or /faults/<name>' });
     const name = m[1];

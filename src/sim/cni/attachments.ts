@@ -1,7 +1,7 @@
 // The secondary NICs the CNI plugins have plumbed, for the components that act on them later
 // (the multi-networkpolicy controller, faults). Plugins add and remove; listeners hear of both.
 export interface SecondaryAttachment {
-  /** `${vmiUid}/${index}`. */
+  /** `${podUid}/${interface name}`: a migrating VMI has a NIC on each of its two launcher pods. */
   id: string;
   vmi: { namespace: string; name: string; uid: string; labels: Record<string, string> };
   /** The NAD, `namespace/name`. */
@@ -47,6 +47,6 @@ export class Attachments {
   }
 }
 
-export function attachmentId(vmiUid: string, index: number): string {
-  return `${vmiUid}/${index}`;
+export function attachmentId(podUid: string, ifaceName: string): string {
+  return `${podUid}/${ifaceName}`;
 }

@@ -42,6 +42,12 @@ export class DhcpServers {
     throw new Error(`DHCP server of ${network}: range ${text} exhausted`);
   }
 
+  /** The lease moves with its NIC (a migration's target pod takes over the source's). */
+  transfer(network: string, from: string, to: string): void {
+    const used = this.leases.get(network);
+    for (const [ip, h] of used ?? []) if (h === from) used?.set(ip, to);
+  }
+
   release(network: string, holder: string): void {
     const used = this.leases.get(network);
     for (const [ip, h] of used ?? []) if (h === holder) used?.delete(ip);

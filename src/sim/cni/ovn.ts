@@ -8,7 +8,7 @@
 import type { Fabric } from '../fabric/topo.ts';
 import { attachToBridge, detachFromBridge } from '../fabric/attachment.ts';
 import { attachmentId, type Attachments } from './attachments.ts';
-import { nadKey, vmiRef } from './bridge.ts';
+import { BridgeMoves, nadKey, vmiRef } from './bridge.ts';
 import type { DhcpServers } from './dhcp.ts';
 import type { AttachContext, AttachResult, CniPlugin } from './plugin.ts';
 
@@ -17,7 +17,16 @@ export const OVN_CNI_TYPE = 'ovn-k8s-cni-overlay';
 export class OvnCni implements CniPlugin {
   readonly type = OVN_CNI_TYPE;
 
-  constructor(private readonly fabric: Fabric, private readonly attachments: Attachments, private readonly dhcp: DhcpServers) {}
+  private readonly moves: BridgeMoves;
+
+  constructor(private readonly fabric: Fabric, private readonly attachments: Attachments, private readonly dhcp: DhcpServers) {
+    // OVN port security stays on the moved port (the LSP moves with the VM).
+    this.moves = new BridgeMoves(fabric, attachments, dhcp, (ctx) => this.port(ctx), () => true, 'ovn');
+  }
+
+  prepareMove(to: AttachContext): Promise<void> { return this.moves.prepare(to); }
+  move(from: AttachContext, to: AttachContext): Promise<void> { return this.moves.move(from, to); }
+  async abortMove(to: AttachContext): Promise<void> { this.moves.abort(to); }
 
   private async port(ctx: AttachContext): Promise<{ bridge: string; mtu: number }> {
     const c = ctx.config;
@@ -40,14 +49,14 @@ export class OvnCni implements CniPlugin {
     const { bridge, mtu } = await this.port(ctx);
     const hostIf = await attachToBridge({ node: ctx.node, bridge, guestNetns: ctx.guestNetns, guestIf: ctx.guestIfName, mac: ctx.mac, mtu });
     await this.fabric.macSpoofCheck.set(ctx.node, hostIf, ctx.mac);
-    const id = attachmentId(ctx.vmi.metadata.uid as string, ctx.index);
+    const id = attachmentId(ctx.podUid, ctx.iface.name);
     const network = ctx.config.name as string;
     this.attachments.add({ id, vmi: vmiRef(ctx), nad: nadKey(ctx), type: this.type, topology: ctx.config.topology, network, node: ctx.node, hostIf, mac: ctx.mac });
     return { dhcpLease: this.dhcp.offer(ctx.nad, `ovn:${network}`, id, mtu) };
   }
 
   async detach(ctx: AttachContext): Promise<void> {
-    const a = this.attachments.remove(attachmentId(ctx.vmi.metadata.uid as string, ctx.index));
+    const a = this.attachments.remove(attachmentId(ctx.podUid, ctx.iface.name));
     if (!a) return;
     this.dhcp.release(`ovn:${a.network}`, a.id);
     await this.fabric.macSpoofCheck.set(a.node, a.hostIf, undefined);

@@ -15,8 +15,9 @@ export interface AttachContext {
   config: NadConfig;
   /** Fabric node name (node-N) the launcher pod runs on. */
   node: string;
-  /** The virt-launcher pod's netns and addresses. */
+  /** The virt-launcher pod's netns and addresses, and its API uid (attachments are keyed by pod uid and interface). */
   pod: PodInfo;
+  podUid: string;
   /** The guest netns and the name the NIC gets in it (eth1, eth2, ... in interface order). */
   guestNetns: string;
   guestIfName: string;
@@ -35,4 +36,10 @@ export interface CniPlugin {
   readonly type: string;
   attach(ctx: AttachContext): Promise<AttachResult>;
   detach(ctx: AttachContext): Promise<void>;
+  /** Live migration: make `to`'s node ready for the NIC (bridges, a VF); nothing moves yet. */
+  prepareMove?(to: AttachContext): Promise<void>;
+  /** The cut-over: the guest's NIC, as it is, now goes through `to`'s node; `from`'s node side is released. */
+  move?(from: AttachContext, to: AttachContext): Promise<void>;
+  /** Undo prepareMove() for a target that will not be used. */
+  abortMove?(to: AttachContext): Promise<void>;
 }

@@ -17,11 +17,12 @@ export class SriovCni implements CniPlugin {
 
   constructor(private readonly sriov: SriovFabric, private readonly plugin: SriovDevicePlugin, private readonly faults: Faults) {}
 
+  /** VFs are owned per launcher pod and interface: a migrating VMI holds one on each node. */
   private owner(ctx: AttachContext): string {
-    return `${ctx.vmi.metadata.uid}/${ctx.iface.name}`;
+    return `${ctx.podUid}/${ctx.iface.name}`;
   }
 
-  async attach(ctx: AttachContext): Promise<AttachResult> {
+  private async allocate(ctx: AttachContext): Promise<NonNullable<ReturnType<SriovDevicePlugin['allocate']>>> {
     if (!ctx.iface.sriov) throw new Error(`interface ${ctx.iface.name}: network ${ctx.network.multus?.networkName} is an SR-IOV network and needs the sriov binding (sriov: {})`);
     const resource = ctx.nad.metadata.annotations?.[RESOURCE_ANNOTATION];
     if (!resource) throw new Error(`network-attachment-definition ${ctx.nad.metadata.namespace}/${ctx.nad.metadata.name} has no ${RESOURCE_ANNOTATION} annotation: no SR-IOV device to allocate`);
@@ -32,6 +33,30 @@ export class SriovCni implements CniPlugin {
       vf = this.plugin.allocate(ctx.node, resource, this.owner(ctx));
     }
     if (!vf) throw new Error(`no free VF of ${resource} on ${ctx.node}`);
+    return vf;
+  }
+
+  /** Migration target: a VF of the same resource on the target node, held until the cut-over. */
+  async prepareMove(to: AttachContext): Promise<void> {
+    await this.allocate(to);
+  }
+
+  /**
+   * The cut-over, as KubeVirt does it for SR-IOV (user-guide "Live Migration with SR-IOV"): the
+   * source VF is unplugged from the guest and a VF on the target is plugged in with the same MAC;
+   * the guest configures it again (no address survives, as with a real hot plug).
+   */
+  async move(from: AttachContext, to: AttachContext): Promise<void> {
+    await this.detach(from);
+    await this.attach(to);
+  }
+
+  async abortMove(to: AttachContext): Promise<void> {
+    this.plugin.release(this.owner(to));
+  }
+
+  async attach(ctx: AttachContext): Promise<AttachResult> {
+    const vf = await this.allocate(ctx);
     const raw = ctx.config.raw;
     const settings: VfSettings = {
       mac: ctx.mac,

@@ -14,8 +14,12 @@ import { GuestPool, type AgentProcess } from '../guest/pool.ts';
 import { Spawner } from '../spawner.ts';
 import { parseUserData } from '../guest/cloud-init.ts';
 import type { GuestConfig, GuestInterfaceStatus, GuestUser } from '../guest/config.ts';
-import type { AttachContext } from '../cni/plugin.ts';
 import { CniAddError, type Multus, type ResolvedNetwork } from '../cni/multus.ts';
+import type { Binding, Nic } from '../virt/binding.ts';
+import { MasqueradeBinding, masqueradeGuestIP, type MasqueradePrepared } from '../virt/bindings/masquerade.ts';
+import { MultusBinding, type MultusPrepared } from '../virt/bindings/multus.ts';
+import { domainMigratable, type Domain, type PlumbedNic } from '../virt/domain.ts';
+import { openPortForward, startLauncher, stopLauncher, type Launcher } from '../virt/launcher.ts';
 import { reportSandboxFailure, sandboxRetryDelayMs } from '../cni/pod-sandbox.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
 import { recordEvent } from './events.ts';
@@ -29,28 +33,13 @@ const POD = kindOf('v1', 'Pod') as Kind;
 const SECRET = kindOf('v1', 'Secret') as Kind;
 const COMPONENT = 'virt-handler';
 const BOOT_TIMEOUT_MS = 30_000;
+/** KubeVirt's label on a migration target launcher pod (types.go MigrationJobLabel). */
+export const MIGRATION_JOB_LABEL = 'kubevirt.io/migrationJobUID';
 
 export interface ClusterNetwork {
   /** The cluster DNS service address guests resolve through. */
   dnsIP: string;
   clusterDomain: string;
-}
-
-/** What the handler keeps per running VMI. */
-interface Domain {
-  uid: string;
-  pod: PodInfo;
-  guestNetns: string;
-  /** Where port-forward connects from inside the launcher: the guest's address behind the binding (none without a pod network). */
-  guestIP?: string;
-  /** Secondary interfaces, for status and teardown. */
-  attached: AttachContext[];
-  masq?: { name: string; mac: string };
-  agent: AgentProcess;
-  /** The guest agent's last interface report (its stdout, as the virtio-serial channel). */
-  guestReport: GuestInterfaceStatus[];
-  interfaces: VmiInterfaceStatus[];
-  stopping?: boolean;
 }
 
 export class VirtHandler extends Controller {
@@ -63,12 +52,18 @@ export class VirtHandler extends Controller {
   private readonly spawner: Spawner;
 
   private readonly refresher: NodeJS.Timeout;
+  private readonly masquerade: MasqueradeBinding;
+  private readonly bridgeBinding: MultusBinding;
+  private readonly sriovBinding: MultusBinding;
 
   constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus) {
     super(api, 'virt-handler');
     this.spawner = new Spawner(stateDir);
     this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, { prepare: (g) => fabric.prepareLauncher(g), discard: (l) => fabric.discardLauncher(l) });
     this.pool.start();
+    this.masquerade = new MasqueradeBinding(fabric);
+    this.bridgeBinding = new MultusBinding('bridge', multus);
+    this.sriovBinding = new MultusBinding('sriov', multus);
     this.refresher = setInterval(() => this.refreshInterfaces(), 1000);
     faults.register('guest-agent-down', {
       description: 'the QEMU guest agent of the selected VMs stops answering: status.interfaces keeps only what the domain knows (no guest-reported addresses) (selector: namespace, vm, node)',
@@ -85,23 +80,30 @@ export class VirtHandler extends Controller {
   private agentAnswers(vmi: KObject, dom: Domain): boolean {
     if (!guestAgentEnabled(vmi)) return false;
     const [namespace, vm] = [vmi.metadata.namespace as string, vmi.metadata.name as string];
-    return !(this.agentDown && selects(this.agentDown, { namespace, vm, node: dom.pod.node, netns: dom.guestNetns }));
+    return !(this.agentDown && selects(this.agentDown, { namespace, vm, node: dom.active.pod.node, netns: dom.guestNetns }));
   }
 
   protected keysFor(e: StoreEvent): string[] {
     return e.kind === VMI ? [keyOf(e.object.metadata.namespace, e.object.metadata.name)] : [];
   }
 
-  /** The running domain of a VMI, for port-forward. */
-  domain(ns: string, name: string): Domain | undefined {
-    return this.domains.get(keyOf(ns, name));
+  /** Where a VMI's port-forward goes: its active launcher's netns and the guest behind it. */
+  domain(ns: string, name: string): { pod: PodInfo; guestIP?: string; guestNetns: string } | undefined {
+    const d = this.domains.get(keyOf(ns, name));
+    return d && { pod: d.active.pod, guestIP: d.guestIP, guestNetns: d.guestNetns };
+  }
+
+  /** The running domain of a VMI (the node side of a migration acts on it). */
+  runningDomain(ns: string, name: string): Domain | undefined {
+    const d = this.domains.get(keyOf(ns, name));
+    return d && !d.stopping ? d : undefined;
   }
 
   protected async reconcile(key: string): Promise<void> {
     const [ns, name] = splitKey(key);
     const vmi = this.api.tryGet(VMI, ns, name);
     const dom = this.domains.get(key);
-    if (!vmi || vmi.metadata.deletionTimestamp || (dom && dom.uid !== vmi.metadata.uid)) {
+    if (!vmi || vmi.metadata.deletionTimestamp || (dom && dom.vmiUid !== vmi.metadata.uid)) {
       this.sandboxRetryAt.delete(key);
       await this.booting.get(key);
       await this.teardown(key);
@@ -129,20 +131,18 @@ export class VirtHandler extends Controller {
     const name = vmi.metadata.name as string;
     const spec = vmi.spec as VmiSpec;
     const status = vmi.status as VmiStatus;
-    const podObj = this.api.store.list(POD, ns).find((p) => p.metadata.labels?.[CREATED_BY_LABEL] === vmi.metadata.uid);
+    const podObj = this.launcherPod(vmi);
     if (!podObj) throw new Error('virt-launcher pod not found');
     const node = status.nodeName as string;
-    const podKey = `${ns}.${podObj.metadata.name}`;
-    const ifaces = spec.domain.devices?.interfaces ?? [];
     const podNet = podNetwork(spec);
-    const masq = ifaces.find((i) => podNet && i.name === podNet.name && i.masquerade);
+    const masq = this.podNic(spec);
     if (!masq && podNet) throw new Error(`interface ${podNet.name}: only the masquerade binding is supported on the pod network by this sim`);
     // Multus loads every delegate before any is added: a missing NAD fails the sandbox at once, and costs no guest.
     const secondaries = this.resolveAttachments(ns, spec);
     const warm = await this.pool.take();
     // The guest's prepared launcher is plumbed for masquerade; a VM without it gets a plain pod.
     if (!masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared);
-    const pod = await this.fabric.addPod(node, podKey, { launcher: masq ? warm.prepared : undefined }).catch(async (e: Error) => {
+    const launcher = await startLauncher(this.fabric, podObj, node, masq ? warm.prepared : undefined).catch(async (e: Error) => {
       warm.agent.kill('SIGKILL');
       if (masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared).catch(() => undefined);
       await new Netns(warm.netns).delete().catch(() => undefined);
@@ -150,39 +150,35 @@ export class VirtHandler extends Controller {
     });
     const guestNetns = warm.netns;
     const leases: GuestConfig['dhcpLeases'] = {};
-    const nics: GuestConfig['defaultInterfaces'] = [];
-    // Guest NICs are named in interface order (eth0, eth1, ...), as virtio devices enumerate.
-    const ifName = (i: VmiInterface) => `eth${ifaces.indexOf(i)}`;
-    let guestIP: string | undefined;
-    let launcherGateway: string | undefined;
-    if (masq) {
-      const mac = masq.macAddress ?? warm.prepared?.plan.mac ?? libvirtMac();
-      const plan = await this.fabric.plumbMasquerade(pod, {
-        netns: guestNetns, mac, precreated: true,
-        ports: masq.ports?.map((p) => p.port),
-        vmCidr4: podNet?.pod?.vmNetworkCIDR, vmCidr6: podNet?.pod?.vmIPv6NetworkCIDR,
-      });
-      leases[ifName(masq)] = { address: plan.guest.ipv4, gateway: plan.guest.gw4, mtu: this.fabric.mtu };
-      nics.push({ name: ifName(masq), mac });
-      guestIP = plan.guest.ipv4.split('/')[0];
-      launcherGateway = plan.guest.gw4;
-      // Every VM is reached by SSH first: have the port-forward listener up by then.
-      this.fabric.openDial(pod.netns, guestIP, 22).catch((e: Error) => console.error(`virt-handler: port-forward listener for ${key}: ${e.message}`));
-    }
-    await this.faults.guestPlumbed({ namespace: ns, vm: name, node, netns: guestNetns, pod: masq ? pod : undefined, launcherGateway });
-    const attached: AttachContext[] = [];
-    const dom: Domain = { uid: vmi.metadata.uid as string, pod, guestNetns, guestIP, agent: warm.agent, guestReport: [], interfaces: [], attached, masq: masq && { name: masq.name, mac: nics[0].mac } };
+    const defaults: GuestConfig['defaultInterfaces'] = [];
+    const dom: Domain = { vmiUid: vmi.metadata.uid as string, active: launcher, guestNetns, agent: warm.agent, guestReport: [], interfaces: [], nics: new Map() };
     this.domains.set(key, dom);
-    for (const { iface, network, resolved: { nad, plugin, config } } of secondaries) {
-      const ctx: AttachContext = { vmi, iface, network, nad, config, node, pod, guestNetns, guestIfName: ifName(iface), mac: iface.macAddress ?? libvirtMac(), index: ifaces.indexOf(iface) };
-      const r = await this.multus.attach(ctx, plugin);
-      attached.push(ctx);
-      if (r.dhcpLease) leases[ctx.guestIfName] = r.dhcpLease;
-      nics.push({ name: ctx.guestIfName, mac: ctx.mac });
+    // Boot: prepare every NIC on the launcher, then connect each into the guest (interface order).
+    const nics = this.nicsOf(spec, masq ? [masq.iface, ...secondaries.map((x) => x.iface)] : secondaries.map((x) => x.iface), masq?.mac ?? warm.prepared?.plan.mac);
+    const plumbed: PlumbedNic[] = [];
+    for (const nic of nics) {
+      const binding = this.bindingOf(nic);
+      plumbed.push({ nic, binding, prepared: await binding.prepare(launcher, nic, vmi) });
     }
+    let launcherGateway: string | undefined;
+    for (const p of plumbed) {
+      const c = await p.binding.connect(p.prepared, guestNetns);
+      dom.nics.set(p.nic.ifName, p);
+      if (c.lease) leases[p.nic.ifName] = c.lease;
+      defaults.push({ name: p.nic.ifName, mac: p.nic.mac });
+      if (p.binding === this.masquerade) {
+        dom.guestIP = masqueradeGuestIP(p.prepared as MasqueradePrepared);
+        dom.podNic = { name: p.nic.iface.name, mac: p.nic.mac };
+        launcherGateway = c.lease?.gateway;
+        // Every VM is reached by SSH first: have the port-forward listener up by then.
+        if (dom.guestIP) openPortForward(this.fabric, launcher, dom.guestIP, key);
+        await this.faults.guestPlumbed({ namespace: ns, vm: name, node, netns: guestNetns, pod: launcher.pod, launcherGateway });
+      }
+    }
+    if (!masq) await this.faults.guestPlumbed({ namespace: ns, vm: name, node, netns: guestNetns });
     // The sandbox (with every CNI ADD) is up: kubelet starts the containers.
-    this.setPodRunning(podObj, pod, node);
-    const cfg = this.guestConfig(vmi, leases, nics);
+    this.setPodRunning(podObj, launcher);
+    const cfg = this.guestConfig(vmi, leases, defaults);
     const agent = warm.agent;
     let booted!: () => void;
     const ready = new Promise<void>((resolve) => { booted = resolve; });
@@ -194,7 +190,7 @@ export class VirtHandler extends Controller {
     agent.on('exit', (code, sig) => {
       if (dom.stopping) return;
       const cur = this.api.tryGet(VMI, ns, name);
-      if (cur && cur.metadata.uid === dom.uid && !cur.metadata.deletionTimestamp) {
+      if (cur && cur.metadata.uid === dom.vmiUid && !cur.metadata.deletionTimestamp) {
         this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
       }
     });
@@ -202,8 +198,9 @@ export class VirtHandler extends Controller {
 
     dom.interfaces = this.interfaceStatus(vmi, dom);
     const fresh = this.api.tryGet(VMI, ns, name);
-    if (!fresh || fresh.metadata.uid !== dom.uid) return;
+    if (!fresh || fresh.metadata.uid !== dom.vmiUid) return;
     const agentOn = guestAgentEnabled(vmi);
+    const migratable = domainMigratable(dom);
     this.setVmiStatus(fresh, {
       phase: 'Running', interfaces: dom.interfaces,
       ...(agentOn ? { guestOSInfo: { id: 'fedora', name: 'Fedora Linux', prettyName: 'Fedora Linux (kvnet sim guest)', kernelRelease: 'kvnet' } } : {}),
@@ -211,10 +208,40 @@ export class VirtHandler extends Controller {
       conditions: [
         { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
         ...(agentOn ? [{ type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: now() }] : []),
-        { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
+        migratable === true
+          ? { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: now() }
+          : { type: 'LiveMigratable', status: 'False', reason: 'InterfaceNotLiveMigratable', message: migratable, lastProbeTime: null, lastTransitionTime: now() },
       ],
     });
     recordEvent(this.api, fresh, 'Normal', 'Started', 'VirtualMachineInstance started.', COMPONENT);
+  }
+
+  /** The VMI's first (boot) launcher pod: the one virt-controller made for it that is no migration target. */
+  private launcherPod(vmi: KObject): KObject | undefined {
+    return this.api.store.list(POD, vmi.metadata.namespace).find((p) => p.metadata.labels?.[CREATED_BY_LABEL] === vmi.metadata.uid && !p.metadata.labels?.[MIGRATION_JOB_LABEL]);
+  }
+
+  /** The pod-network interface when it has the masquerade binding. */
+  private podNic(spec: VmiSpec): { iface: VmiInterface; mac?: string } | undefined {
+    const podNet = podNetwork(spec);
+    const iface = (spec.domain.devices?.interfaces ?? []).find((i) => podNet && i.name === podNet.name && i.masquerade);
+    return iface && { iface, mac: iface.macAddress };
+  }
+
+  /** The NICs in interface order, named as the guest enumerates them (eth0, eth1, ...). */
+  private nicsOf(spec: VmiSpec, ifaces: VmiInterface[], podMac?: string): Nic[] {
+    const all = spec.domain.devices?.interfaces ?? [];
+    return ifaces.map((iface) => {
+      const index = all.indexOf(iface);
+      const network = spec.networks?.find((n) => n.name === iface.name) as VmiNetwork;
+      const mac = iface.macAddress ?? (network.pod ? podMac : undefined) ?? libvirtMac();
+      return { iface, network, ifName: `eth${index}`, mac, index };
+    });
+  }
+
+  private bindingOf(nic: Nic): Binding {
+    if (nic.network.pod) return this.masquerade as Binding;
+    return (nic.iface.sriov ? this.sriovBinding : this.bridgeBinding) as Binding;
   }
 
   /** The VM's secondary networks, resolved by Multus in interface order (hot-unplugged ones skipped). */
@@ -253,15 +280,16 @@ export class VirtHandler extends Controller {
     const agentOn = this.agentAnswers(vmi, dom);
     const report = agentOn ? dom.guestReport : [];
     const out: VmiInterfaceStatus[] = [];
-    if (dom.masq) {
-      const ips = [dom.pod.ipv4, ...(dom.pod.ipv6 ? [dom.pod.ipv6] : [])];
-      out.push({ name: dom.masq.name, interfaceName: 'eth0', mac: dom.masq.mac, ipAddress: ips[0], ipAddresses: ips, infoSource: agentOn ? 'domain, guest-agent' : 'domain', queueCount: 1 });
+    if (dom.podNic) {
+      const pod = dom.active.pod;
+      const ips = [pod.ipv4, ...(pod.ipv6 ? [pod.ipv6] : [])];
+      out.push({ name: dom.podNic.name, interfaceName: 'eth0', mac: dom.podNic.mac, ipAddress: ips[0], ipAddresses: ips, infoSource: agentOn ? 'domain, guest-agent' : 'domain', queueCount: 1 });
     }
-    for (const a of dom.attached) {
-      const seen = report.find((r) => r.interfaceName === a.guestIfName);
+    for (const { nic } of secondaryNics(dom)) {
+      const seen = report.find((r) => r.interfaceName === nic.ifName);
       const ips = seen?.ipAddresses.map((c) => c.split('/')[0]) ?? [];
       out.push({
-        name: a.iface.name, interfaceName: a.guestIfName, mac: seen?.mac || a.mac,
+        name: nic.iface.name, interfaceName: nic.ifName, mac: seen?.mac || nic.mac,
         ...(ips.length ? { ipAddress: ips[0], ipAddresses: ips } : {}),
         infoSource: agentOn ? 'domain, guest-agent, multus-status' : 'domain, multus-status', queueCount: 1,
       });
@@ -272,10 +300,10 @@ export class VirtHandler extends Controller {
   /** The guest agent's view changes (DHCP, hot plug, a user's `ip addr`): follow it into the VMI status. */
   private refreshInterfaces(): void {
     for (const [key, dom] of this.domains) {
-      if (dom.stopping || !dom.attached.length) continue;
+      if (dom.stopping || !secondaryNics(dom).length) continue;
       const [ns, name] = splitKey(key);
       const vmi = this.api.tryGet(VMI, ns, name);
-      if (!vmi || vmi.metadata.uid !== dom.uid || (vmi.status as VmiStatus | undefined)?.phase !== 'Running') continue;
+      if (!vmi || vmi.metadata.uid !== dom.vmiUid || (vmi.status as VmiStatus | undefined)?.phase !== 'Running') continue;
       const next = this.interfaceStatus(vmi, dom);
       if (JSON.stringify(next) === JSON.stringify((vmi.status as VmiStatus).interfaces)) continue;
       dom.interfaces = next;
@@ -333,8 +361,9 @@ export class VirtHandler extends Controller {
     return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;
   }
 
-  private setPodRunning(podObj: KObject, pod: PodInfo, node: string): void {
+  private setPodRunning(podObj: KObject, launcher: Launcher): void {
     const cur = this.api.get(POD, podObj.metadata.namespace, podObj.metadata.name as string);
+    const { pod, node } = launcher;
     const t = now();
     const hostIP = ((this.api.tryGet(kindOf('v1', 'Node') as Kind, undefined, node)?.status as { addresses?: { type: string; address: string }[] })?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
     cur.status = {
@@ -364,8 +393,70 @@ export class VirtHandler extends Controller {
       dom.agent.kill('SIGKILL');
       await exited;
     }
-    for (const a of dom.attached) await this.multus.detach(a).catch((e: Error) => console.error(`virt-handler: detach ${a.guestIfName}: ${e.message}`));
-    await this.fabric.removePod(dom.pod.name);
+    if (dom.target) await this.dropTarget(dom).catch((e: Error) => console.error(`virt-handler: migration target of ${key}: ${e.message}`));
+    for (const p of dom.nics.values()) {
+      await p.binding.disconnect(p.prepared, dom.guestNetns).catch((e: Error) => console.error(`virt-handler: detach ${p.nic.ifName}: ${e.message}`));
+    }
+    await stopLauncher(this.fabric, dom.active);
+    // The guest netns outlives its launchers (a migration swaps them): it goes with the domain.
+    await new Netns(dom.guestNetns).delete().catch(() => undefined);
+  }
+
+  /** The target launcher's sandbox is up: kubelet reports the pod Running (a migration's target). */
+  markPodRunning(podObj: KObject, launcher: Launcher): void {
+    this.setPodRunning(podObj, launcher);
+  }
+
+  /**
+   * A migration's cut-over: every NIC is handed over to the prepared target launcher, which becomes
+   * the active one; then the source launcher is released. Returns how long the hand-overs took (ms),
+   * the part of the guest's downtime the node side adds.
+   */
+  async cutOver(dom: Domain, migrationUid: string): Promise<number> {
+    const t = dom.target;
+    if (!t || t.migrationUid !== migrationUid) throw new Error(`migration ${migrationUid}: no prepared target`);
+    const source = dom.active;
+    const started = performance.now();
+    for (const [ifName, p] of dom.nics) {
+      const to = t.prepared.get(ifName);
+      await p.binding.handover(p.prepared, to, dom.guestNetns);
+      dom.nics.set(ifName, { ...p, prepared: to });
+      // The source side is released once the NIC runs through the target.
+      t.prepared.set(ifName, p.prepared);
+    }
+    const ms = Math.round(performance.now() - started);
+    dom.active = t.launcher;
+    dom.target = undefined;
+    for (const [ifName, old] of t.prepared) await dom.nics.get(ifName)?.binding.release(old).catch(() => undefined);
+    await stopLauncher(this.fabric, source);
+    const vmi = this.api.tryGet(VMI, source.namespace, this.vmiName(dom));
+    if (vmi && vmi.metadata.uid === dom.vmiUid) {
+      const [ns, name] = [vmi.metadata.namespace as string, vmi.metadata.name as string];
+      this.faults.guestGone(dom.guestNetns);
+      await this.faults.guestPlumbed({ namespace: ns, vm: name, node: dom.active.node, netns: dom.guestNetns, pod: dom.podNic ? dom.active.pod : undefined, launcherGateway: dom.podNic ? this.launcherGateway(dom) : undefined });
+      dom.interfaces = this.interfaceStatus(vmi, dom);
+      this.setVmiStatus(vmi, { interfaces: dom.interfaces });
+    }
+    return ms;
+  }
+
+  private vmiName(dom: Domain): string {
+    for (const [key, d] of this.domains) if (d === dom) return splitKey(key)[1];
+    throw new Error('domain not found');
+  }
+
+  private launcherGateway(dom: Domain): string | undefined {
+    const pod = [...dom.nics.values()].find((n) => n.binding === this.masquerade);
+    return (pod?.prepared as MasqueradePrepared | undefined)?.info?.guest.gw4;
+  }
+
+  /** Release a prepared migration target: its NICs' target side, then its sandbox. */
+  async dropTarget(dom: Domain): Promise<void> {
+    const t = dom.target;
+    if (!t) return;
+    dom.target = undefined;
+    for (const [ifName, prepared] of t.prepared) await dom.nics.get(ifName)?.binding.release(prepared).catch(() => undefined);
+    await stopLauncher(this.fabric, t.launcher);
   }
 
   private setVmiStatus(vmi: KObject, patch: Partial<VmiStatus>): void {
@@ -401,4 +492,9 @@ async function waitForBoot(ready: Promise<void>, agent: AgentProcess, timeoutMs:
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The domain's Multus NICs (every one but the pod network's), in interface order. */
+function secondaryNics(d: Domain): PlumbedNic[] {
+  return [...d.nics.values()].filter((p) => !p.nic.network.pod).sort((a, b) => a.nic.index - b.nic.index);
 }

@@ -58,3 +58,28 @@ export class MacSpoofCheck {
     );
   }
 }
+
+/**
+ * A live migration's cut-over of a bridge NIC: the node-side end of the guest's cable moves from
+ * one node to the other's bridge. The guest end (MAC, addresses, routes) is not touched.
+ */
+export async function moveBridgePort(fromNode: string, toNode: string, hostIf: string, bridge: string): Promise<void> {
+  await sh([
+    frag.ip([ipLine`link set ${hostIf} netns ${toNode}`], fromNode),
+    frag.ip([ipLine`link set ${hostIf} master ${bridge} up`], toNode),
+  ].join('\n'));
+}
+
+/**
+ * What QEMU does on the target after a migration (announce-self): broadcast RARP frames from the
+ * guest NIC's MAC, so the switches learn where the MAC now is before the guest sends anything.
+ */
+export async function announceSelf(guestNetns: string, ifName: string, mac: string, count = 3): Promise<void> {
+  const m = mac.split(':').map((b) => parseInt(b, 16));
+  // dst broadcast, src MAC, ethertype RARP; hw ether, proto IPv4, hlen 6, plen 4, op 3 (reverse request), sha = tha = MAC, no IPs; padded to 60 bytes.
+  const bytes = [...Array(6).fill(0xff), ...m, 0x80, 0x35, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03, ...m, 0, 0, 0, 0, ...m, 0, 0, 0, 0, ...Array(18).fill(0)];
+  // Octal escapes: the worker shell's printf (dash) has no \x.
+  const frame = bytes.map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
+  const once = `printf '${frame}' | nsenter --net=/run/netns/${guestNetns} -- socat -u STDIN INTERFACE:${ifName}`;
+  await sh(Array.from({ length: count }, () => once).join('\n'), { allowFail: true });
+}

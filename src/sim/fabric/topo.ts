@@ -231,6 +231,39 @@ export class Fabric {
     return { pod: s.info.name, podNetns: s.info.netns, guestNetns: gns.name, guest: plan.guest, ports: plan.ports };
   }
 
+  /**
+   * A migration target's launcher side of the masquerade binding, before the cut-over: forwarding and
+   * the NAT table as the source has them. The gateway (k6t-eth0) comes over at handoverMasquerade().
+   */
+  async prepareMasqueradeTarget(pod: string | PodInfo, from: MasqueradeInfo): Promise<MasqueradeInfo> {
+    const src = this.state(from.pod);
+    if (!src.guest) throw new Error(`pod ${from.pod} has no masquerade guest`);
+    const s = this.state(pod);
+    const plan: MasqueradePlan = { ...src.guest.plan, podNetns: s.info.netns, dualStack: src.guest.plan.dualStack && !!s.info.ipv6 };
+    await sh(frag.inNetns(plan.podNetns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), frag.nft(kubevirtTable(plan.podNetns).replaceScript(masqueradeNftBody(plan)))));
+    return { pod: s.info.name, podNetns: s.info.netns, guestNetns: plan.guestNetns, guest: plan.guest, ports: plan.ports };
+  }
+
+  /**
+   * The cut-over of a masquerade guest: its cable's launcher end (k6t-eth0, with its MAC) moves into
+   * the target pod's netns and gets the gateway addresses again. The guest's eth0, its addresses and
+   * its neighbour entry for the gateway stay as they are; only the pod IP behind the NAT changes.
+   */
+  async handoverMasquerade(from: string | PodInfo, to: string | PodInfo): Promise<void> {
+    const src = this.state(from);
+    const dst = this.state(to);
+    if (!src.guest) throw new Error(`pod ${src.info.name} has no masquerade guest`);
+    const plan: MasqueradePlan = { ...src.guest.plan, podNetns: dst.info.netns, dualStack: src.guest.plan.dualStack && !!dst.info.ipv6 };
+    const gateways = masqueradeLinkLines(plan).filter((l) => l.startsWith('addr '));
+    await sh([
+      frag.ip([`link set ${MASQ_GATEWAY_IF} netns ${dst.info.netns}`], src.info.netns),
+      frag.ip([...gateways, `link set ${MASQ_GATEWAY_IF} up`], dst.info.netns),
+    ].join('\n'));
+    dst.guest = { netns: src.guest.netns, plan };
+    // The source pod no longer owns the guest: removing it must leave the guest netns alone.
+    src.guest = undefined;
+  }
+
   /** A launcher netns for a future pod, cabled to `guestNetns` (see PreparedLauncher). */
   async prepareLauncher(guestNetns: string): Promise<PreparedLauncher> {
     const netns = netnsName('pod-', `prepared-${process.pid}-${++this.preparedSeq}`);
