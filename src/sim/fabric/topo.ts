@@ -209,9 +209,14 @@ export class Fabric {
     if (!s) return;
     this.pods.delete(podName);
     const node = this.node(s.info.node);
-    node.release(s.host);
-    // Deleting the netns destroys eth0 and with it the peer on br-pod.
+    // Deleting the netns destroys eth0 and with it the peer on br-pod, unless something still holds
+    // the netns open: the cable goes explicitly too.
     await Promise.all([this.dialer.close(s.info.netns), s.netns.delete(), s.guest?.netns.delete()]);
+    await run(['ip', 'link', 'del', s.info.hostIf], { netns: node.name }).catch(() => undefined);
+    // Only now is the address free: its MAC is derived from it, and a new pod with the same MAC while
+    // the old cable is still on br-pod would split the bridge's forwarding (a migration target takes
+    // the address its source just gave up).
+    node.release(s.host);
   }
 
   /** KubeVirt masquerade binding between the pod and a new guest netns (no guest addresses: DHCP/cloud-init does that). */

@@ -1,0 +1,109 @@
+// Live migration, the base of §8.11 (its dedicated network), §8.9 (hot plug: "edit the VM, then
+// virtctl migrate") and §8.2's note: "Traffic passing through network interfaces to the default
+// pod network is interrupted during live migration."
+import { test as base, expect, topology } from '../src/fixtures/test.ts';
+import type { LabVm, Scope } from '../src/fixtures/lab.ts';
+import { capability, requires } from '../src/fixtures/capability.ts';
+import { MIGRATION_PHASES, migrationStateOf } from '../src/fixtures/migration.ts';
+import { expectReachable, icmpPath } from '../src/fixtures/paths.ts';
+import { ovnNad } from '../src/fixtures/secondary.ts';
+import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
+
+/** The bridge-binding NIC's static addresses (an OVN layer2 network: no node configuration needed). */
+const MOVER_L2 = '10.204.0.1';
+const PEER_L2 = '10.204.0.2';
+
+interface MigrationLab {
+  scope: Scope;
+  /** The VM that moves: masquerade on the pod network, eth1 bridge binding on layer2. */
+  mover: LabVm;
+  /** Stays put; pings and is pinged. */
+  peer: LabVm;
+}
+
+async function migrationLab(scope: Scope): Promise<MigrationLab> {
+  const tag = scope.namespace.slice(-5);
+  await scope.apply(ovnNad(scope.namespace, 'l2', { network: `kvnet-mig-${tag}`, topology: 'layer2' }));
+  const [mover, peer] = await scope.createAll([
+    vm('mover').evictionStrategy('LiveMigrate').nic('l2', bridgeNet('l2'), { addresses: [`${MOVER_L2}/24`] }),
+    vm('peer').nic('l2', bridgeNet('l2'), { addresses: [`${PEER_L2}/24`] }),
+  ]);
+  return { scope, mover, peer };
+}
+
+const test = base.extend<{}, { mig: MigrationLab }>({ mig: topology('live-migration', migrationLab) });
+
+const CAP = {
+  epic: 'Live migration', feature: 'Live migration',
+  requires: [requires.nodes(2), requires.api('k8s.cni.cncf.io', 'Multus NetworkAttachmentDefinitions'), requires.networkType('OVNKubernetes')],
+};
+
+interface VmiFacts { uid: string; node: string; podIPv4?: string }
+
+async function facts(v: LabVm): Promise<VmiFacts> {
+  const vmi = await v.vmi();
+  const st = vmi.status as { nodeName?: string; interfaces?: { name?: string; ipAddress?: string }[] };
+  return { uid: vmi.metadata?.uid as string, node: st.nodeName ?? '', podIPv4: st.interfaces?.find((i) => i.name === 'default')?.ipAddress };
+}
+
+capability('Live migration of a running VM', { ...CAP, section: '8.9.2' }, () => {
+  test('virtctl migrate creates a VMIM that goes Pending → Scheduling → Scheduled → PreparingTarget → TargetReady → Running → Succeeded', async ({ mig: { mover } }) => {
+    const before = await facts(mover);
+    const run = await mover.migrate({ via: 'virtctl' });
+    await test.info().attach('VMIM phases', { body: `observed on a watch: ${run.observed.join(' → ')}\nstatus.phaseTransitionTimestamps: ${run.transitions.join(' → ')}\nwall: ${Math.round(run.wallMs)} ms`, contentType: 'text/plain' });
+    expect(run.name, 'virt-api names it as virtctl migrate does').toMatch(/^kubevirt-migrate-vm-/);
+    expect(run.transitions, 'every phase, in order').toEqual([...MIGRATION_PHASES]);
+    const seen = run.observed.filter((p) => (MIGRATION_PHASES as readonly string[]).includes(p));
+    expect(seen, 'the watch saw the phases in order').toEqual([...MIGRATION_PHASES].filter((p) => seen.includes(p)));
+    const state = migrationStateOf(await mover.vmi());
+    expect(state?.sourceNode, 'migrationState.sourceNode').toBe(before.node);
+    expect(state?.targetNode, 'migrationState.targetNode').not.toBe(before.node);
+    expect(state?.completed, 'migrationState.completed').toBe(true);
+    expect(state?.failed ?? false, 'migrationState.failed').toBe(false);
+    expect(state?.targetNodeAddress, 'migrationState.targetNodeAddress').toBeTruthy();
+  });
+
+  test('the VMI keeps its uid and moves node; a guest process and a file survive', async ({ mig: { mover } }) => {
+    const token = `kvnet-${Date.now().toString(36)}`;
+    const pid = (await mover.os.runOk(['sh', '-c', `nohup sleep 86399 >/dev/null 2>&1 & echo $!; echo ${token} > "$HOME/kvnet-migration-token"`])).trim();
+    const before = await facts(mover);
+    await mover.migrate();
+    const after = await facts(mover);
+    expect(after.uid, 'metadata.uid').toBe(before.uid);
+    expect(after.node, 'status.nodeName').not.toBe(before.node);
+    expect(mover.node, 'the harness follows the VM').toBe(after.node);
+    await mover.os.runOk(['kill', '-0', pid]);
+    expect((await mover.os.runOk(['sh', '-c', 'cat "$HOME/kvnet-migration-token"'])).trim(), 'the file written before').toBe(token);
+    await mover.os.runOk(['kill', pid]);
+  });
+
+  test('masquerade: the VMI gets the target pod\'s IP and pod-network traffic resumes both ways (§8.2)', async ({ mig: { mover, peer } }) => {
+    const before = await facts(mover);
+    await expectReachable(icmpPath(peer, { name: 'mover', host: before.podIPv4 as string }));
+    await mover.migrate();
+    const after = await facts(mover);
+    expect(after.podIPv4, 'the pod IP moves with the launcher pod').not.toBe(before.podIPv4);
+    expect(mover.podIPv4, 'the harness follows it').toBe(after.podIPv4);
+    await expectReachable(icmpPath(peer, { name: 'mover', host: after.podIPv4 as string }));
+    await expectReachable(icmpPath(mover, { name: 'peer', host: peer.podIPv4 as string }));
+  });
+
+  test('a bridge-binding secondary NIC keeps its MAC and IP, and the peer reaches it after the migration', async ({ mig: { mover, peer } }) => {
+    const link = async () => ({ mac: (await mover.os.link('eth1')).mac, addrs: await mover.os.addresses('eth1', 4) });
+    const before = await link();
+    await expectReachable(icmpPath(peer, { name: 'mover', host: MOVER_L2 }, { dev: 'eth1' }));
+    await mover.migrate();
+    expect(await link(), 'eth1 in the guest').toEqual(before);
+    const st = (await mover.interfaces()).find((i) => i.name === 'l2');
+    expect(st?.mac, 'status.interfaces[l2].mac').toBe(before.mac);
+    await expectReachable(icmpPath(peer, { name: 'mover', host: MOVER_L2 }, { dev: 'eth1' }));
+    await expectReachable(icmpPath(mover, { name: 'peer', host: PEER_L2 }, { dev: 'eth1' }));
+  });
+
+  test('LiveMigratable is True for masquerade and bridge bindings', async ({ mig: { mover } }) => {
+    const conds = ((await mover.vmi()).status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] }).conditions ?? [];
+    const c = conds.find((x) => x.type === 'LiveMigratable');
+    expect(c, 'the LiveMigratable condition').toBeTruthy();
+    expect(c?.status, `LiveMigratable: ${c?.reason ?? ''} ${c?.message ?? ''}`).toBe('True');
+  });
+});
