@@ -114,12 +114,12 @@ capability('8.2 The pod network during a live migration', { ...CAP, feature: 'Li
   });
 });
 
-/** Attaches a downtime timeline with its outages, and returns the longest gap. */
+/** Attaches a downtime timeline with its outages; returns the interruption (longest gap or silence). */
 async function reportDowntime(name: string, r: DowntimeResult, migrationWallMs: number): Promise<number> {
   const d = r.downtime();
   await attachTimeline(name, { timeline: r.timeline, target: r.target, command: r.command, intervalMs: r.intervalMs, downtime: d, migrationWallMs });
-  await measured(`${name} RTT`, r.samples, r.rtt, 'ms', 'histogram', { longestGapMs: d.longestGapMs, lost: d.lostCount, sent: d.sent, outages: d.outages });
-  return d.longestGapMs;
+  await measured(`${name} RTT`, r.samples, r.rtt, 'ms', 'histogram', { interruptionMs: d.interruptionMs, longestGapMs: d.longestGapMs, longestSilenceMs: d.longestSilenceMs, lost: d.lostCount, sent: d.sent, outages: d.outages });
+  return d.interruptionMs;
 }
 
 capability('Measured during live migration', { ...CAP, feature: 'Live migration downtime', section: '8.2' }, () => {

@@ -54,6 +54,13 @@ export interface Downtime {
   lostCount: number;
   sent: number;
   outages: Outage[];
+  /**
+   * The longest time no reply arrived, less one interval: requests held up (a queue waiting for
+   * ARP, a link being moved) and answered late in a burst count here, not as lost.
+   */
+  longestSilenceMs: number;
+  /** What a user of the path saw: the larger of longestGapMs and longestSilenceMs. */
+  interruptionMs: number;
 }
 
 export interface DowntimeResult {
@@ -235,8 +242,13 @@ export function downtimeOf(timeline: readonly DowntimeSample[], intervalMs: numb
     outages.push({ startMs, endMs, durationMs: round(endMs - startMs), lost: j - i, open });
     i = j;
   }
+  const arrivals = timeline.filter((x) => x.ok).map((x) => x.tMs + (x.rttMs as number)).sort((a, b) => a - b);
+  let silence = 0;
+  for (let k = 1; k < arrivals.length; k++) silence = Math.max(silence, arrivals[k] - arrivals[k - 1] - intervalMs);
+  const longestGapMs = outages.reduce((m, o) => Math.max(m, o.durationMs), 0);
   return {
-    longestGapMs: outages.reduce((m, o) => Math.max(m, o.durationMs), 0),
+    longestSilenceMs: round(silence), interruptionMs: round(Math.max(longestGapMs, silence)),
+    longestGapMs,
     totalMs: round(outages.reduce((s, o) => s + o.durationMs, 0)),
     lostCount: outages.reduce((s, o) => s + o.lost, 0),
     sent: timeline.length,
