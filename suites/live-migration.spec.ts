@@ -5,7 +5,8 @@ import { test as base, expect, topology } from '../src/fixtures/test.ts';
 import type { LabVm, Scope } from '../src/fixtures/lab.ts';
 import { capability, requires } from '../src/fixtures/capability.ts';
 import { measured, threshold } from '../src/fixtures/annotate.ts';
-import { MIGRATION_PHASES, migrationStateOf, recordedDurationMs } from '../src/fixtures/migration.ts';
+import { followMigration, launcherPod, MIGRATION_PHASES, migrationsOf, migrationStateOf, recordedDurationMs } from '../src/fixtures/migration.ts';
+import { evictPod } from '../src/kube/vm-actions.ts';
 import { startDetachedSampler, startDowntimeSampler, type DowntimeResult } from '../src/probes/downtime.ts';
 import { summarize } from '../src/probes/stats.ts';
 import { attachTimeline } from '../src/report/timeline.ts';
@@ -91,6 +92,24 @@ capability('Live migration of a running VM', { ...CAP, section: '8.9.2' }, () =>
     expect(st?.mac, 'status.interfaces[l2].mac').toBe(before.mac);
     await expectReachable(icmpPath(peer, { name: 'mover', host: MOVER_L2 }, { dev: 'eth1' }));
     await expectReachable(icmpPath(mover, { name: 'peer', host: PEER_L2 }, { dev: 'eth1' }));
+  });
+
+  test('a node drain moves it: the launcher pod\'s eviction is refused with 429 and a kubevirt-evacuation- migration moves the VM', async ({ lab, mig: { mover } }) => {
+    // What `kubectl drain` does to each pod of the node, for this VM's launcher only: nothing else is disturbed.
+    const before = await facts(mover);
+    const known = new Set((await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name));
+    const r = await evictPod(lab.kube, mover.namespace, await launcherPod(lab.kube, mover.namespace, before.uid, before.node));
+    expect(r.status, `eviction answer: ${r.message}`).toBe(429);
+    expect(r.message).toContain(`Eviction triggered evacuation of VMI "${mover.namespace}/${mover.name}"`);
+    const name = await lab.kube.waitFor(async () => (await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name as string).find((n) => !known.has(n)),
+      { what: `the evacuation migration of ${mover.name}`, timeoutMs: lab.profile.timeouts.convergenceMs, intervalMs: 200 });
+    expect(name, 'the evacuation controller names it').toMatch(/^kubevirt-evacuation-/);
+    const run = await followMigration(lab.kube, mover.namespace, name, lab.profile.timeouts.migrationMs);
+    expect(run.phase, `${name}: ${run.observed.join(' → ')}`).toBe('Succeeded');
+    await mover.reconnect();
+    const after = await facts(mover);
+    expect(after.node, 'the VM left the drained node').not.toBe(before.node);
+    expect(after.uid).toBe(before.uid);
   });
 
   test('LiveMigratable is True for masquerade and bridge bindings', async ({ mig: { mover } }) => {

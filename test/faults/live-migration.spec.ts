@@ -8,8 +8,9 @@ const MIG = {
   bridge: 'a bridge-binding secondary NIC keeps its MAC and IP',
   masquerade: 'masquerade: the VMI gets the target pod',
   measured: 'migration duration, and the guest downtime',
+  drain: 'a node drain moves it',
 };
-const MIGRATING = [MIG.phases, MIG.survive, MIG.bridge, MIG.masquerade, MIG.measured];
+const MIGRATING = [MIG.phases, MIG.survive, MIG.bridge, MIG.masquerade, MIG.measured, MIG.drain];
 /** What a stalled copy fails with (kubevirt pkg/virt-launcher/virtwrap/live-migration-source.go, migrationMonitor). */
 const stuck = /ended Failed .*Live migration stuck for \d+ seconds and has been aborted/s;
 
@@ -23,7 +24,7 @@ faultMatrix({
     });
   },
   cases: [
-    { fault: 'migration-stalled', fail: MIGRATING, messages: { [MIG.phases]: stuck, [MIG.survive]: stuck } },
+    { fault: 'migration-stalled', fail: MIGRATING, messages: { [MIG.phases]: stuck, [MIG.survive]: stuck, [MIG.drain]: /kubevirt-evacuation-.*Failed/s } },
     { fault: 'migration-network-down', fail: MIGRATING, messages: { [MIG.phases]: stuck, [MIG.bridge]: stuck } },
   ],
 });
