@@ -5,7 +5,8 @@ import { test as base, expect, topology } from '../src/fixtures/test.ts';
 import type { LabVm, Scope } from '../src/fixtures/lab.ts';
 import { capability, requires } from '../src/fixtures/capability.ts';
 import { measured, threshold } from '../src/fixtures/annotate.ts';
-import { followMigration, launcherPod, MIGRATION_PHASES, migrationsOf, migrationStateOf, recordedDurationMs } from '../src/fixtures/migration.ts';
+import { followMigration, launcherPod, MIGRATION_PHASES, migrationsOf, migrationStateOf, recordedDurationMs, startMigration, VMIM_API, VMIM_KIND, withLiveMigrationConfig } from '../src/fixtures/migration.ts';
+import type { KObject } from '../src/kube/client.ts';
 import { evictPod } from '../src/kube/vm-actions.ts';
 import { startDetachedSampler, startDowntimeSampler, type DowntimeResult } from '../src/probes/downtime.ts';
 import { summarize } from '../src/probes/stats.ts';
@@ -24,16 +25,19 @@ interface MigrationLab {
   mover: LabVm;
   /** Stays put; pings and is pinged. */
   peer: LabVm;
+  /** Pod network only: the third VM of the parallel-limit check. */
+  third: LabVm;
 }
 
 async function migrationLab(scope: Scope): Promise<MigrationLab> {
   const tag = scope.namespace.slice(-5);
   await scope.apply(ovnNad(scope.namespace, 'l2', { network: `kvnet-mig-${tag}`, topology: 'layer2' }));
-  const [mover, peer] = await scope.createAll([
+  const [mover, peer, third] = await scope.createAll([
     vm('mover').evictionStrategy('LiveMigrate').nic('l2', bridgeNet('l2'), { addresses: [`${MOVER_L2}/24`] }),
     vm('peer').nic('l2', bridgeNet('l2'), { addresses: [`${PEER_L2}/24`] }),
+    vm('third'),
   ]);
-  return { scope, mover, peer };
+  return { scope, mover, peer, third };
 }
 
 const test = base.extend<{}, { mig: MigrationLab }>({ mig: topology('live-migration', migrationLab) });
@@ -163,5 +167,41 @@ capability('Measured during live migration', { ...CAP, feature: 'Live migration 
     // Both paths answered again after the cut-over: the samplers' last requests were answered.
     expect(bridgeResult.timeline.at(-1)?.ok, 'the bridge path answers at the end').toBe(true);
     expect(podResult.timeline.at(-1)?.ok, 'the pod path answers at the end').toBe(true);
+  });
+});
+
+/** VMIM phases between Pending and the end: the ones the parallel limits count (IsRunning, types.go). */
+const ACTIVE = new Set(['Scheduling', 'Scheduled', 'PreparingTarget', 'TargetReady', 'Running']);
+
+capability('8.11.1 Live migration limits in the HyperConverged CR', {
+  ...CAP, feature: 'Live migration limits', section: '8.11.1',
+  requires: [...CAP.requires, requires.profile('migration.editHyperConverged', 'permission to edit the HyperConverged CR for the run')],
+}, () => {
+  test('with parallelMigrationsPerCluster: 1, three migrations run one at a time', async ({ lab, mig: { mover, peer, third } }) => {
+    const vms = [mover, peer, third];
+    const ns = mover.namespace;
+    await withLiveMigrationConfig(lab.kube, { parallelMigrationsPerCluster: 1 }, lab.profile.timeouts.convergenceMs, async () => {
+      const names = await Promise.all(vms.map((v) => startMigration(lab.kube, ns, v.name)));
+      let maxActive = 0;
+      let queued = false;
+      const trace: string[] = [];
+      const phase = (m: KObject) => (m.status as { phase?: string } | undefined)?.phase ?? '';
+      const final = await lab.kube.waitFor(async () => {
+        const ours = (await lab.kube.list<KObject>(VMIM_API, VMIM_KIND, ns)).filter((m) => names.includes(m.metadata?.name as string));
+        const phases = ours.map(phase);
+        const active = phases.filter((p) => ACTIVE.has(p)).length;
+        maxActive = Math.max(maxActive, active);
+        if (active > 0 && phases.includes('Pending')) queued = true;
+        const line = phases.join(' ');
+        if (trace.at(-1) !== line) trace.push(line);
+        return phases.length === names.length && phases.every((p) => p === 'Succeeded' || p === 'Failed') ? ours : undefined;
+      }, { what: 'three migrations to end', timeoutMs: 3 * lab.profile.timeouts.migrationMs, intervalMs: 100 });
+      await test.info().attach('VMIM phases, polled every 100 ms', { body: trace.join('\n'), contentType: 'text/plain' });
+      expect(final.map(phase), 'all three succeed').toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
+      // Control: the limit acted (one waited while another ran), so "never two" is not two being too fast to see.
+      expect(queued, 'a migration waited in Pending while another ran').toBe(true);
+      expect(maxActive, 'migrations between Scheduling and Running at once').toBe(1);
+    });
+    await Promise.all(vms.map((v) => v.reconnect()));
   });
 });

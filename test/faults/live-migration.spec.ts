@@ -9,8 +9,9 @@ const MIG = {
   masquerade: 'masquerade: the VMI gets the target pod',
   measured: 'migration duration, and the guest downtime',
   drain: 'a node drain moves it',
+  limit: 'three migrations run one at a time',
 };
-const MIGRATING = [MIG.phases, MIG.survive, MIG.bridge, MIG.masquerade, MIG.measured, MIG.drain];
+const MIGRATING = [MIG.phases, MIG.survive, MIG.bridge, MIG.masquerade, MIG.measured, MIG.drain, MIG.limit];
 /** What a stalled copy fails with (kubevirt pkg/virt-launcher/virtwrap/live-migration-source.go, migrationMonitor). */
 const stuck = /ended Failed .*Live migration stuck for \d+ seconds and has been aborted/s;
 
