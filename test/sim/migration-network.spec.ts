@@ -208,3 +208,18 @@ test('a NAD that does not exist is admitted; the rollout stalls and a migration 
   await succeeded(mig);
   expect((await targetNodeAddress()).address).toMatch(NAD_RANGE);
 });
+
+test('a migration NAD without IPAM crash-loops virt-handler ("migration0 present but doesn\'t have an IP"); naming a good NAD again recovers', async () => {
+  await apply('no-ipam-nad', nad('no-ipam').replace(/,\n    "ipam": \{[^}]*\}/, ''));
+  expect(await kubectl('get', 'net-attach-def', 'no-ipam', '-n', CNV, '-o', 'jsonpath={.spec.config}')).not.toContain('whereabouts');
+  await setNetwork('no-ipam');
+  interface Crashing { containerStatuses?: { state?: { waiting?: { reason?: string } }; lastState?: { terminated?: { message?: string } } }[] }
+  await expect.poll(async () => (await handlers()).some((p) => (p.status as Crashing | undefined)?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff'), { timeout: 60_000 }).toBe(true);
+  const crashing = (await handlers()).find((p) => (p.status as Crashing | undefined)?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff') as Pod;
+  expect((crashing.status as Crashing).containerStatuses?.[0]?.lastState?.terminated?.message).toBe("migration0 present but doesn't have an IP");
+  expect(ready(crashing)).toBe(false);
+  expect(cond(await conditions('kubevirt', 'kubevirt-kubevirt-hyperconverged'), 'Degraded')?.status).toBe('True');
+  await setNetwork('my-secondary-network');
+  await rolledOut((p) => p.metadata.annotations?.['k8s.v1.cni.cncf.io/networks'] === 'my-secondary-network@migration0' && NAD_RANGE.test(migration0(p)?.ips?.[0] ?? ''));
+  await expect.poll(async () => cond(await conditions('kubevirt', 'kubevirt-kubevirt-hyperconverged'), 'Degraded')?.status).toBe('False');
+});

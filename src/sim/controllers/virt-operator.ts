@@ -127,6 +127,11 @@ export class VirtOperator extends Controller {
     const current = (p: KObject) => p.metadata.labels?.['controller-revision-hash'] === hash;
     // The rolling update: with every node's handler Ready, the first outdated pod is replaced.
     const ready = (p: KObject | undefined) => !!p && this.handlers.get(p.metadata.uid as string)?.state === 'ready';
+    // An outdated pod that is not available goes first, outside maxUnavailable (the DaemonSet
+    // controller's rollingUpdate in pkg/controller/daemon/update.go does the same).
+    for (const p of nodes.map(podOf)) {
+      if (p && !current(p) && !ready(p)) { this.api.delete(POD, NS, p.metadata.name as string); await this.teardown(p.metadata.uid as string, undefined); }
+    }
     if (nodes.every((n) => ready(podOf(n)))) {
       const old = nodes.map(podOf).find((p) => p && !current(p));
       if (old) {
