@@ -4,7 +4,12 @@
 import { test as base, expect, topology } from '../src/fixtures/test.ts';
 import type { LabVm, Scope } from '../src/fixtures/lab.ts';
 import { capability, requires } from '../src/fixtures/capability.ts';
-import { MIGRATION_PHASES, migrationStateOf } from '../src/fixtures/migration.ts';
+import { measured, threshold } from '../src/fixtures/annotate.ts';
+import { followMigration, launcherPod, MIGRATION_PHASES, migrationsOf, migrationStateOf, recordedDurationMs } from '../src/fixtures/migration.ts';
+import { evictPod } from '../src/kube/vm-actions.ts';
+import { startDetachedSampler, startDowntimeSampler, type DowntimeResult } from '../src/probes/downtime.ts';
+import { summarize } from '../src/probes/stats.ts';
+import { attachTimeline } from '../src/report/timeline.ts';
 import { expectReachable, icmpPath } from '../src/fixtures/paths.ts';
 import { ovnNad } from '../src/fixtures/secondary.ts';
 import { bridgeNet, vm } from '../src/kube/vm-spec.ts';
@@ -77,17 +82,6 @@ capability('Live migration of a running VM', { ...CAP, section: '8.9.2' }, () =>
     await mover.os.runOk(['kill', pid]);
   });
 
-  test('masquerade: the VMI gets the target pod\'s IP and pod-network traffic resumes both ways (§8.2)', async ({ mig: { mover, peer } }) => {
-    const before = await facts(mover);
-    await expectReachable(icmpPath(peer, { name: 'mover', host: before.podIPv4 as string }));
-    await mover.migrate();
-    const after = await facts(mover);
-    expect(after.podIPv4, 'the pod IP moves with the launcher pod').not.toBe(before.podIPv4);
-    expect(mover.podIPv4, 'the harness follows it').toBe(after.podIPv4);
-    await expectReachable(icmpPath(peer, { name: 'mover', host: after.podIPv4 as string }));
-    await expectReachable(icmpPath(mover, { name: 'peer', host: peer.podIPv4 as string }));
-  });
-
   test('a bridge-binding secondary NIC keeps its MAC and IP, and the peer reaches it after the migration', async ({ mig: { mover, peer } }) => {
     const link = async () => ({ mac: (await mover.os.link('eth1')).mac, addrs: await mover.os.addresses('eth1', 4) });
     const before = await link();
@@ -100,10 +94,74 @@ capability('Live migration of a running VM', { ...CAP, section: '8.9.2' }, () =>
     await expectReachable(icmpPath(mover, { name: 'peer', host: PEER_L2 }, { dev: 'eth1' }));
   });
 
+  test('a node drain moves it: the launcher pod\'s eviction is refused with 429 and a kubevirt-evacuation- migration moves the VM', async ({ lab, mig: { mover } }) => {
+    // What `kubectl drain` does to each pod of the node, for this VM's launcher only: nothing else is disturbed.
+    const before = await facts(mover);
+    const known = new Set((await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name));
+    const r = await evictPod(lab.kube, mover.namespace, await launcherPod(lab.kube, mover.namespace, before.uid, before.node));
+    expect(r.status, `eviction answer: ${r.message}`).toBe(429);
+    expect(r.message).toContain(`Eviction triggered evacuation of VMI "${mover.namespace}/${mover.name}"`);
+    const name = await lab.kube.waitFor(async () => (await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name as string).find((n) => !known.has(n)),
+      { what: `the evacuation migration of ${mover.name}`, timeoutMs: lab.profile.timeouts.convergenceMs, intervalMs: 200 });
+    expect(name, 'the evacuation controller names it').toMatch(/^kubevirt-evacuation-/);
+    const run = await followMigration(lab.kube, mover.namespace, name, lab.profile.timeouts.migrationMs);
+    expect(run.phase, `${name}: ${run.observed.join(' → ')}`).toBe('Succeeded');
+    await mover.reconnect();
+    const after = await facts(mover);
+    expect(after.node, 'the VM left the drained node').not.toBe(before.node);
+    expect(after.uid).toBe(before.uid);
+  });
+
   test('LiveMigratable is True for masquerade and bridge bindings', async ({ mig: { mover } }) => {
     const conds = ((await mover.vmi()).status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] }).conditions ?? [];
     const c = conds.find((x) => x.type === 'LiveMigratable');
     expect(c, 'the LiveMigratable condition').toBeTruthy();
     expect(c?.status, `LiveMigratable: ${c?.reason ?? ''} ${c?.message ?? ''}`).toBe('True');
+  });
+});
+
+capability('8.2 The pod network during a live migration', { ...CAP, feature: 'Live migration on the pod network', section: '8.2' }, () => {
+  test('masquerade: the VMI gets the target pod\'s IP and pod-network traffic resumes both ways (§8.2)', async ({ mig: { mover, peer } }) => {
+    const before = await facts(mover);
+    await expectReachable(icmpPath(peer, { name: 'mover', host: before.podIPv4 as string }));
+    await mover.migrate();
+    const after = await facts(mover);
+    expect(after.podIPv4, 'the pod IP moves with the launcher pod').not.toBe(before.podIPv4);
+    expect(mover.podIPv4, 'the harness follows it').toBe(after.podIPv4);
+    await expectReachable(icmpPath(peer, { name: 'mover', host: after.podIPv4 as string }));
+    await expectReachable(icmpPath(mover, { name: 'peer', host: peer.podIPv4 as string }));
+  });
+});
+
+/** Attaches a downtime timeline with its outages; returns the interruption (longest gap or silence). */
+async function reportDowntime(name: string, r: DowntimeResult, migrationWallMs: number): Promise<number> {
+  const d = r.downtime();
+  await attachTimeline(name, { timeline: r.timeline, target: r.target, command: r.command, intervalMs: r.intervalMs, downtime: d, migrationWallMs });
+  await measured(`${name} RTT`, r.samples, r.rtt, 'ms', 'histogram', { interruptionMs: d.interruptionMs, longestGapMs: d.longestGapMs, longestSilenceMs: d.longestSilenceMs, lost: d.lostCount, sent: d.sent, outages: d.outages });
+  return d.interruptionMs;
+}
+
+capability('Measured during live migration', { ...CAP, feature: 'Live migration downtime', section: '8.2' }, () => {
+  test('migration duration, and the guest downtime a 10 ms ping sees on the bridge network and on the pod network', async ({ lab, mig: { mover, peer } }) => {
+    const t = lab.profile.thresholds.migration;
+    // Bridge NIC: the peer pings the mover's address, which the migration keeps. Pod network: the
+    // mover's own egress to the peer (its pod IP changes, so nothing outside can follow one address).
+    const bridge = await startDowntimeSampler(peer.guest, MOVER_L2);
+    const pod = await startDetachedSampler(mover.guest, peer.podIPv4 as string);
+    const run = await mover.migrate().catch(async (e: Error) => {
+      await Promise.allSettled([bridge.stop(), pod.stop(mover.guest)]);
+      throw e;
+    });
+    const [bridgeResult, podResult] = await Promise.all([bridge.stop(), pod.stop(mover.guest)]);
+    const recorded = recordedDurationMs(migrationStateOf(await mover.vmi()));
+    await measured('migration duration', [run.wallMs], summarize([run.wallMs]), 'ms', 'histogram', { recordedMs: recorded, observed: run.observed });
+    const bridgeGap = await reportDowntime('downtime on the bridge network', bridgeResult, run.wallMs);
+    const podGap = await reportDowntime('downtime on the pod network', podResult, run.wallMs);
+    await threshold('migration duration', run.wallMs / 1000, '<=', t.maxDurationS, 's');
+    await threshold('downtime bridge network', bridgeGap, '<=', t.maxBridgeDowntimeMs, 'ms');
+    await threshold('downtime pod network', podGap, '<=', t.maxPodDowntimeMs, 'ms');
+    // Both paths answered again after the cut-over: the samplers' last requests were answered.
+    expect(bridgeResult.timeline.at(-1)?.ok, 'the bridge path answers at the end').toBe(true);
+    expect(podResult.timeline.at(-1)?.ok, 'the pod path answers at the end').toBe(true);
   });
 });

@@ -54,6 +54,13 @@ export interface Downtime {
   lostCount: number;
   sent: number;
   outages: Outage[];
+  /**
+   * The longest time no reply arrived, less one interval: requests held up (a queue waiting for
+   * ARP, a link being moved) and answered late in a burst count here, not as lost.
+   */
+  longestSilenceMs: number;
+  /** What a user of the path saw: the larger of longestGapMs and longestSilenceMs. */
+  interruptionMs: number;
 }
 
 export interface DowntimeResult {
@@ -126,6 +133,31 @@ export async function startDowntimeSampler(peer: StreamingPeer, target: string, 
     throw new Error(`downtime sampler on ${targetName(peer)}: ${target} did not answer within ${readyMs}ms (${got})`);
   }
   return { stop };
+}
+
+/**
+ * A sampler that outlives the SSH session it was started from: ping runs detached in `from`
+ * (nohup, into a log in the guest), so a sampler inside a VM that live-migrates keeps its timeline
+ * while its port-forward moves to the new launcher pod. `stop` takes the exec to read it back with
+ * (the reconnected guest). Resolves once `target` has answered once (the positive control).
+ */
+export async function startDetachedSampler(from: Exec, target: string, opts: DowntimeOptions = {}): Promise<{ stop(via: Exec): Promise<DowntimeResult> }> {
+  const intervalMs = opts.intervalMs ?? 10;
+  const maxDurationS = opts.maxDurationS ?? 600;
+  const log = `/tmp/kvnet-downtime-detached-${process.pid}-${++seq}.log`;
+  const ping = shellLine(downtimePingCommand(target, intervalMs, maxDurationS));
+  const readyMs = opts.readyTimeoutMs ?? 10_000;
+  const tries = Math.max(1, Math.ceil(readyMs / 50));
+  const r = await from.exec(`nohup ${ping} >${log} 2>&1 </dev/null & echo $! >${log}.pid; i=0; until grep -q 'bytes from' ${log} 2>/dev/null; do i=$((i+1)); [ $i -ge ${tries} ] && { kill -INT $(cat ${log}.pid); echo NOREPLY; exit 4; }; sleep 0.05; done; echo READY`, { timeoutMs: readyMs + 15_000 });
+  if (r.code !== 0 || !r.stdout.includes('READY')) throw new Error(`detached downtime sampler on ${targetName(from)}: ${target} did not answer within ${readyMs}ms: ${excerpt(r.stdout + r.stderr)}`);
+  return {
+    async stop(via: Exec): Promise<DowntimeResult> {
+      const out = await via.exec(`p=$(cat ${log}.pid); kill -INT $p 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.05; done; cat ${log}; rm -f ${log} ${log}.pid`, { timeoutMs: 30_000 });
+      const timeline = settled(parseDowntimePing(out.stdout, intervalMs), opts.settleMs ?? 200);
+      if (timeline.length === 0) throw new Error(`detached downtime sampler on ${targetName(via)}: '${ping}' sent nothing: ${excerpt(out.stdout)}`);
+      return result(target, ping, intervalMs, timeline);
+    },
+  };
 }
 
 const STAMP = /^\[(\d+(?:\.\d+)?)\]\s+(.*)$/;
@@ -210,8 +242,13 @@ export function downtimeOf(timeline: readonly DowntimeSample[], intervalMs: numb
     outages.push({ startMs, endMs, durationMs: round(endMs - startMs), lost: j - i, open });
     i = j;
   }
+  const arrivals = timeline.filter((x) => x.ok).map((x) => x.tMs + (x.rttMs as number)).sort((a, b) => a - b);
+  let silence = 0;
+  for (let k = 1; k < arrivals.length; k++) silence = Math.max(silence, arrivals[k] - arrivals[k - 1] - intervalMs);
+  const longestGapMs = outages.reduce((m, o) => Math.max(m, o.durationMs), 0);
   return {
-    longestGapMs: outages.reduce((m, o) => Math.max(m, o.durationMs), 0),
+    longestSilenceMs: round(silence), interruptionMs: round(Math.max(longestGapMs, silence)),
+    longestGapMs,
     totalMs: round(outages.reduce((s, o) => s + o.durationMs, 0)),
     lostCount: outages.reduce((s, o) => s + o.lost, 0),
     sent: timeline.length,

@@ -10,7 +10,9 @@ import { KubeScheduler } from './controllers/kube-scheduler.ts';
 import { MetalLB } from './controllers/metallb.ts';
 import { VirtApi } from './controllers/virt-api.ts';
 import { VirtController } from './controllers/virt-controller.ts';
+import { EvacuationController } from './virt/evacuation-controller.ts';
 import { MigrationController } from './virt/migration-controller.ts';
+import { podEvictionAdmitter } from './virt/pod-eviction-admitter.ts';
 import type { NodeSide } from './virt/node-side.ts';
 
 export interface SimOptions {
@@ -53,7 +55,7 @@ export class Sim {
     // KubeVirt's and the scheduler's control loops run with or without packets: the stage tests need no fabric.
     const scheduler = new KubeScheduler(cluster.registry);
     const migrations = new MigrationController(cluster.registry, opts.settings);
-    if (opts.workloadControllers ?? true) cluster.use(scheduler).use(new VirtController(cluster.registry)).use(migrations).use(new HyperConvergedController(cluster.registry));
+    if (opts.workloadControllers ?? true) cluster.use(scheduler).use(new VirtController(cluster.registry)).use(migrations).use(new EvacuationController(cluster.registry)).use(new HyperConvergedController(cluster.registry));
     let dataPlane: DataPlane | undefined;
     if (opts.dataPlane) {
       // Loaded lazily: the fabric needs the sandbox, the control plane alone does not.
@@ -63,7 +65,7 @@ export class Sim {
     }
     cluster.start();
     const subresources = dataPlane?.subresources ?? new VirtApi(cluster.registry);
-    const api = new ApiServer({ registry: cluster.registry, token: opts.token, tls: opts.tls, subresources });
+    const api = new ApiServer({ registry: cluster.registry, token: opts.token, tls: opts.tls, subresources, evictionWebhooks: [podEvictionAdmitter(cluster.registry)] });
     await api.listen(opts.listen);
     return new Sim(cluster, api, migrations, dataPlane);
   }

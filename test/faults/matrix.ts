@@ -71,8 +71,11 @@ function defaultTitle(c: FaultCase): string {
 /** What a matrix file may use beside its cases: the sim, once beforeAll has started it. */
 export interface FaultMatrixHandle { sim(): SimHandle }
 
-/** `config`: a Playwright config other than the suites' (self-tests of fixture specs). */
-export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string; config?: string }): FaultMatrixHandle {
+/**
+ * `config`: a Playwright config other than the suites' (self-tests of fixture specs).
+ * `setup`: runs once against the started sim, before the baseline (cluster settings the faults need, as a user would set them).
+ */
+export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settings']; cases: FaultCase[]; grep?: string; config?: string; setup?: (kube: Kube) => Promise<void> }): FaultMatrixHandle {
   test.describe.configure({ mode: 'serial', timeout: 900_000 });
   const id = o.suites.map((s) => s.replace(/^.*\/|\.spec\.ts$/g, '')).join('+');
   // Short: the sim's unix sockets live below it, and a socket path has at most 107 bytes.
@@ -86,6 +89,7 @@ export function faultMatrix(o: { suites: string[]; sim?: StartSimOptions['settin
     sim = await startSim({ settings: { mtu: 9000, ...o.sim }, kubeconfig: resolve(dir, 'kubeconfig') });
     const keys = writeKeyPair(resolve(dir, 'keys'), generateKeyPair(`kvnet-${runId}`));
     env = { KVNET_RUN_ID: runId, [SSH_KEY_ENV]: keys.privateKeyPath, [KEEP_SCOPES_ENV]: '1', [KEEP_RUN_ENV]: '1' };
+    await o.setup?.(Kube.fromFile(sim.kubeconfig));
   });
 
   test.afterAll(async () => {

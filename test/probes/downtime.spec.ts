@@ -72,3 +72,20 @@ test('the command: 10 ms interval, timestamps, unanswered reports, a deadline; -
   expect(downtimePingCommand('10.0.0.1', 10, 600)).toEqual(['ping', '-n', '-D', '-O', '-i', '0.010', '-W', '1', '-w', '600', '10.0.0.1']);
   expect(downtimePingCommand('fd01::5', 10, 60)).toContain('-6');
 });
+
+test('requests held up and answered late in a burst are no loss, but they are an interruption', () => {
+  // Requests every 10 ms; 20..34 wait for a moved link and are all answered at t = 350 ms.
+  const tl = Array.from({ length: 60 }, (_, i) => {
+    const tMs = i * 10;
+    const rttMs = i >= 20 && i < 35 ? 350 - tMs : 0.3;
+    return { seq: i + 1, tMs, atMs: 1_000_000 + tMs, ok: true, rttMs };
+  });
+  const d = downtimeOf(tl, 10);
+  expect(d.lostCount, 'nothing was lost').toBe(0);
+  expect(d.longestGapMs).toBe(0);
+  // Replies stop after the one sent at 190 ms (arrives 190.3) and resume at 350: 159.7 ms − one interval.
+  expect(d.longestSilenceMs).toBeCloseTo(149.7, 1);
+  expect(d.interruptionMs).toBe(d.longestSilenceMs);
+  // Control: the same timeline answered on time has no silence beyond the interval.
+  expect(downtimeOf(tl.map((x) => ({ ...x, rttMs: 0.3 })), 10).interruptionMs).toBe(0);
+});

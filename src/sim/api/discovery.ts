@@ -52,7 +52,10 @@ function resourceEntry(k: Kind): Record<string, unknown>[] {
     ...(k.shortNames ? { shortNames: k.shortNames } : {}), ...(k.categories ? { categories: k.categories } : {}),
   };
   const status = k.status ? [{ name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: ['get', 'patch', 'update'] }] : [];
-  return [main, ...status];
+  // kubectl drain evicts only when the core list names pods/eviction with its group and version
+  // (kubectl pkg/drain CheckEvictionSupport); otherwise it deletes the pods.
+  const eviction = k.kind === 'Pod' && !k.group ? [{ name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] }] : [];
+  return [main, ...status, ...eviction];
 }
 
 export function resourceList(group: string, version: string): Record<string, unknown> | undefined {

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { decodeObjectBody, mediaType, mustClose, parseJson, parseYaml, readBody } from './body.ts';
 import { apiGroupDoc, apiGroupList, apiVersions, resourceList, KUBEVIRT_SUBRESOURCES } from './discovery.ts';
+import { type EvictionWebhook, evictPod } from './eviction.ts';
 import { type Kind, apiVersionOf, kindByPlural } from './kinds.ts';
 import { openapiGroupVersion, openapiRoot } from './openapi.ts';
 import type { PatchType, Registry, WatchEvent } from './registry.ts';
@@ -28,6 +29,8 @@ export interface ApiServerOptions {
   registry: Registry;
   token: string;
   subresources?: KubevirtSubresources;
+  /** Validating webhooks on pods/eviction (virt-api's launcher interceptor), in order. */
+  evictionWebhooks?: EvictionWebhook[];
   /** Seconds between watch bookmarks. */
   bookmarkSeconds?: number;
   /** Serving certificate; kubectl sends credentials only over TLS. */
@@ -173,7 +176,8 @@ export class ApiServer {
     const kind = plural === 'namespaces' && !group ? nsKind : kindByPlural(group, version, plural);
     if (!kind || extra.length) throw errors.pathNotFound();
     if (namespace && !kind.namespaced) throw errors.pathNotFound();
-    if (subresource && !(subresource === 'status' && kind.status) && !(subresource === 'finalize' && kind === nsKind)) throw errors.pathNotFound();
+    const eviction = subresource === 'eviction' && kind.kind === 'Pod' && !kind.group;
+    if (subresource && !(subresource === 'status' && kind.status) && !(subresource === 'finalize' && kind === nsKind) && !eviction) throw errors.pathNotFound();
     return { kind, namespace, name, subresource };
   }
 
@@ -186,6 +190,13 @@ export class ApiServer {
     const reg = this.registry;
     const accept = String(req.headers.accept ?? '');
     const wantsTable = /as=Table/.test(accept);
+
+    if (r.subresource === 'eviction') {
+      // The eviction subresource has a create route only (policy/v1 Eviction, kubectl drain's request).
+      if (method !== 'POST' || !name) throw errors.methodNotAllowed();
+      const body = decodeObjectBody(req, raw, true);
+      return this.send(res, 201, evictPod(reg, kind, namespace as string, name, body, queryDryRun(q, 'CreateOptions'), this.opts.evictionWebhooks ?? []));
+    }
 
     if (method === 'GET' && !name) {
       const lp = listParams(q);

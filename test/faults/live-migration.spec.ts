@@ -1,0 +1,30 @@
+// The live-migration suite under its node-side faults: every check that migrates fails with the
+// reason virt-launcher's migration monitor gives; LiveMigratable (a status check) stays green.
+import { faultMatrix } from './matrix.ts';
+
+const MIG = {
+  phases: 'virtctl migrate creates a VMIM that goes',
+  survive: 'the VMI keeps its uid and moves node',
+  bridge: 'a bridge-binding secondary NIC keeps its MAC and IP',
+  masquerade: 'masquerade: the VMI gets the target pod',
+  measured: 'migration duration, and the guest downtime',
+  drain: 'a node drain moves it',
+};
+const MIGRATING = [MIG.phases, MIG.survive, MIG.bridge, MIG.masquerade, MIG.measured, MIG.drain];
+/** What a stalled copy fails with (kubevirt pkg/virt-launcher/virtwrap/live-migration-source.go, migrationMonitor). */
+const stuck = /ended Failed .*Live migration stuck for \d+ seconds and has been aborted/s;
+
+faultMatrix({
+  suites: ['suites/live-migration.spec.ts'],
+  // A stalled migration fails after progressTimeout (HCO default 150 s): 3 s here, set as a user would.
+  setup: async (kube) => {
+    await kube.mergePatch({
+      apiVersion: 'hco.kubevirt.io/v1beta1', kind: 'HyperConverged', metadata: { name: 'kubevirt-hyperconverged', namespace: 'openshift-cnv' },
+      spec: { liveMigrationConfig: { progressTimeout: 3 } },
+    });
+  },
+  cases: [
+    { fault: 'migration-stalled', fail: MIGRATING, messages: { [MIG.phases]: stuck, [MIG.survive]: stuck, [MIG.drain]: /kubevirt-evacuation-.*Failed/s } },
+    { fault: 'migration-network-down', fail: MIGRATING, messages: { [MIG.phases]: stuck, [MIG.bridge]: stuck } },
+  ],
+});
