@@ -15,6 +15,7 @@ import { startServiceNetwork } from './service-network.ts';
 import { installSriov } from './controllers/sriov-install.ts';
 import { startSecondaryNetworks } from './secondary-networks.ts';
 import { NodeMigration } from './virt/node-migration.ts';
+import { VirtOperator } from './controllers/virt-operator.ts';
 import type { MigrationPlan, NodeSide } from './virt/node-side.ts';
 
 /** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
@@ -36,11 +37,13 @@ export async function startDataPlane(cluster: SimCluster, stateDir: string, cont
   const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults, multus);
   const services = await startServiceNetwork(cluster, fabric, stateDir, faults, control, CLUSTER_DNS_IP);
   const sriov = await installSriov(api, fabric, multus, faults);
-  const nodeSide = new NodeMigration(api, fabric, handler, faults);
+  // virt-handler's own pods (the DaemonSet): migration streams run between them.
+  const operator = new VirtOperator(api, fabric, multus);
+  const nodeSide = new NodeMigration(api, fabric, handler, faults, operator);
   const admin = await serveAdmin(stateDir, faults, { '/node-side/migrate': (body) => migrateForTest(nodeSide, body as MigrationPlan) });
   // The scheduler runs in the control plane; SR-IOV capacity is a filter only the fabric can answer.
   control.scheduler?.addFilter(sriov.schedulerFilter);
-  cluster.use(handler);
+  cluster.use(handler).use(operator);
   for (const c of sriov.controllers) cluster.use(c);
   for (const c of startSecondaryNetworks(api, fabric, multus, faults)) cluster.use(c);
   return {

@@ -68,6 +68,16 @@ export const KINDS: Kind[] = [
       { name: 'Object', type: 'string', path: (o) => `${String(get(o, '.involvedObject.kind')).toLowerCase()}/${String(get(o, '.involvedObject.name'))}` },
       { name: 'Message', type: 'string', path: '.message' },
     ] },
+  { group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', singular: 'daemonset', namespaced: true, shortNames: ['ds'], categories: ['all'], status: true, builtin: true,
+    columns: [
+      { name: 'Desired', type: 'integer', path: '.status.desiredNumberScheduled' },
+      { name: 'Current', type: 'integer', path: '.status.currentNumberScheduled' },
+      { name: 'Ready', type: 'integer', path: '.status.numberReady' },
+      { name: 'Up-to-date', type: 'integer', path: '.status.updatedNumberScheduled' },
+      { name: 'Available', type: 'integer', path: '.status.numberAvailable' },
+      { name: 'Node Selector', type: 'string', path: (o) => selectorString(get(o, '.spec.template.spec.nodeSelector')) || '<none>' },
+      age,
+    ] },
   { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', singular: 'endpointslice', namespaced: true, builtin: true,
     columns: [
       { name: 'AddressType', type: 'string', path: '.addressType' },

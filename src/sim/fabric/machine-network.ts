@@ -18,6 +18,11 @@ export const SPARE_NICS = ['eth1', 'eth2'];
 /** OpenShift's external bridge (an OVS bridge there, a Linux bridge here) and its uplink NIC. */
 export const EXTERNAL_BRIDGE = 'br-ex';
 export const EXTERNAL_UPLINK = 'eth3';
+/**
+ * A NIC kept free for the §8.11 dedicated migration network (a macvlan master): eth1/eth2 become
+ * Linux bridge ports under the bridge suites' NNCPs, and a macvlan on a bridge port fails (EBUSY).
+ */
+export const MIGRATION_NIC = 'eth4';
 /** A host outside the cluster on the machine network, for localnet and underlay checks. */
 export const MACHINE_HOST_NETNS = 'machine-host';
 const LEAK_HUB = 'vlan-leak';
@@ -55,7 +60,7 @@ export class MachineNetwork {
 
   constructor(private readonly machine: Netns, private readonly machineBridge: string, private readonly nodes: Node[], readonly mtu: number) {}
 
-  /** eth1, eth2 on every node; br-ex with its uplink; the machine host. */
+  /** eth1, eth2 and the migration NIC on every node; br-ex with its uplink; the machine host. */
   async build(): Promise<void> {
     // Spare NICs share eth0's L2. Without arp_ignore a node answers ARP for its IP on every one of
     // them (Linux's weak host model), peers may send the pod overlay to a spare NIC's MAC, and that
@@ -63,7 +68,7 @@ export class MachineNetwork {
     const arp = { 'net.ipv4.conf.all.arp_ignore': 1, 'net.ipv4.conf.default.arp_ignore': 1, 'net.ipv4.conf.all.arp_announce': 2, 'net.ipv4.conf.default.arp_announce': 2 };
     await sh(this.nodes.map((n) => frag.inNetns(n.name, arp)).join('\n'));
     await Promise.all(this.nodes.map(async (n) => {
-      for (const nic of [...SPARE_NICS, EXTERNAL_UPLINK]) await this.addNodeNic(n.name, nic);
+      for (const nic of [...SPARE_NICS, EXTERNAL_UPLINK, MIGRATION_NIC]) await this.addNodeNic(n.name, nic);
       await n.netns.ip([`link add ${EXTERNAL_BRIDGE} type bridge`, `link set ${EXTERNAL_BRIDGE} mtu ${this.mtu} up`, `link set ${EXTERNAL_UPLINK} master ${EXTERNAL_BRIDGE}`]);
     }));
     await this.buildHost();

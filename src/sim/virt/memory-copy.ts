@@ -1,5 +1,5 @@
-// The memory copy of a live migration, with real bytes over TCP between node netns: the target
-// node's virt-handler listens (its migration proxy), the source streams the VM's memory to it,
+// The memory copy of a live migration, with real bytes over TCP between the two nodes' virt-handler
+// pod netns: the target's virt-handler listens (its migration proxy), the source's streams the VM's memory to it,
 // paced to bandwidthPerMigration. Progress is what the target has received. The monitor aborts as
 // virt-launcher's does (kubevirt/kubevirt pkg/virt-launcher/virtwrap/live-migration-source.go,
 // migrationMonitor): no progress for progressTimeout s, or longer than completionTimeoutPerGiB
@@ -18,7 +18,7 @@ const MONITOR_MS = 250;
 const LISTEN_WAIT_MS = 5000;
 let seq = 0;
 
-/** The target's listener: socat in the node netns hands each received byte to us over a unix socket. */
+/** The target's listener: socat in the target virt-handler's pod netns hands each received byte to us over a unix socket. */
 export class MemoryReceiver {
   received = 0;
   private paused = false;
@@ -26,11 +26,11 @@ export class MemoryReceiver {
 
   private constructor(readonly port: number, private readonly server: net.Server, private readonly sock: string, private readonly pid: number | undefined) {}
 
-  static async listen(nodeNetns: string, address: string, port: number): Promise<MemoryReceiver> {
+  static async listen(netns: string, address: string, port: number): Promise<MemoryReceiver> {
     const sock = join(scratchDir(), `mig-${process.pid}-${++seq}.sock`);
     const server = net.createServer();
     await new Promise<void>((r, j) => { server.once('error', j); server.listen(sock, () => r()); });
-    const r = await sh(`nsenter --net=${q(netnsPath(nodeNetns))} -- socat -u TCP4-LISTEN:${port},bind=${address},reuseaddr UNIX-CONNECT:${q(sock)} </dev/null >/dev/null 2>&1 &\necho $!`);
+    const r = await sh(`nsenter --net=${q(netnsPath(netns))} -- socat -u TCP4-LISTEN:${port},bind=${address},reuseaddr UNIX-CONNECT:${q(sock)} </dev/null >/dev/null 2>&1 &\necho $!`);
     const rx = new MemoryReceiver(port, server, sock, Number(r.stdout.trim()) || undefined);
     server.on('connection', (s) => {
       rx.sockets.add(s);
@@ -42,7 +42,7 @@ export class MemoryReceiver {
     // Bounded wait until the proxy listens, so the source's first connect is not refused.
     const deadline = Date.now() + LISTEN_WAIT_MS;
     while (Date.now() < deadline) {
-      const out = (await run(['ss', '-Hltn'], { netns: nodeNetns, allowFail: true })).stdout;
+      const out = (await run(['ss', '-Hltn'], { netns, allowFail: true })).stdout;
       if (out.includes(`${address}:${port} `)) return rx;
       await new Promise((res) => setTimeout(res, 20));
     }
@@ -70,7 +70,7 @@ export const notCompletedReason = (s: number) => `Live migration is not complete
 export const ABORTED_REASON = 'Live migration aborted';
 
 /**
- * Stream plan.memoryBytes from the source node netns to the receiver, paced; resolves when the
+ * Stream plan.memoryBytes from the source virt-handler pod netns to the receiver, paced; resolves when the
  * target has every byte, rejects with KubeVirt's reason otherwise.
  */
 export async function copyMemory(

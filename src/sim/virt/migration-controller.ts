@@ -109,7 +109,7 @@ export const MIGRATION_STAGES: readonly Stage<KObject, Ctx, Patch>[] = [
   { name: 'accept', from: '', to: 'Pending', when: () => true },
   {
     name: 'create-target-pod', from: 'Pending', to: 'Scheduling',
-    when: (m, { vmi, sourcePod, c }) => (phaseOf(vmi) !== 'Running' ? 'the VMI is not Running' : !sourcePod ? 'the VMI has no source pod' : c.capacity(m, vmi as KObject)),
+    when: (m, { vmi, sourcePod, c }) => (phaseOf(vmi) !== 'Running' ? 'the VMI is not Running' : !sourcePod ? 'the VMI has no source pod' : c.rolledOut() === true ? c.capacity(m, vmi as KObject) : c.rolledOut()),
     run: async (m, { vmi, sourcePod, c }) => { c.createTargetPod(m, vmi as KObject, sourcePod as KObject); },
   },
   {
@@ -269,6 +269,17 @@ export class MigrationController extends Controller {
     const kv = this.api.store.get(KUBEVIRT, KUBEVIRT_CR.namespace, KUBEVIRT_CR.name);
     const set = ((kv?.spec as { configuration?: { migrations?: Partial<MigrationConfig> } } | undefined)?.configuration?.migrations ?? {});
     return { ...MIGRATION_DEFAULTS, ...Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined && v !== null)) };
+  }
+
+  /**
+   * Migrations wait while virt-operator rolls out virt-handler (the KubeVirt CR Progressing). This is
+   * issue 12's model of the stalled rollout, not an upstream check: upstream only the workload-updater
+   * stops (execute() in workload-updater.go) and a target on a node without a handler never gets ready.
+   */
+  rolledOut(): true | string {
+    const kv = this.api.store.get(KUBEVIRT, KUBEVIRT_CR.namespace, KUBEVIRT_CR.name);
+    const p = ((kv?.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((x) => x.type === 'Progressing');
+    return p?.status === 'True' ? `virt-handler rollout in progress (KubeVirt ${KUBEVIRT_CR.name} Progressing: ${p.reason ?? ''})` : true;
   }
 
   otherInFlight(m: KObject): boolean {

@@ -3,9 +3,14 @@
 // for the memory stream (pkg/virt-handler/migration-target.go sets targetNodeAddress once its
 // proxy listens); the source streams the memory, then the guest is cut over NIC by NIC and the
 // source launcher released. The guest netns and its processes never move: only launchers swap.
+// The memory stream runs between the two nodes' virt-handler pods (their migrationIpAddress:
+// migration0's first global IP with a dedicated migration network, else the pod IP;
+// cmd/virt-handler/virt-handler.go, FindMigrationIP in pkg/virt-handler/migration.go), so its bytes
+// cross the node NIC that network rides: eth0 and the VXLAN overlay, or the migration NAD's master.
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { VirtHandler } from '../controllers/virt-handler.ts';
+import type { HandlerEndpoint } from '../controllers/virt-operator.ts';
 import { NftTable } from '../fabric/nft-table.ts';
 import { MACHINE_NETNS, type Fabric } from '../fabric/topo.ts';
 import type { Faults } from '../faults.ts';
@@ -28,26 +33,39 @@ export class NodeMigration implements NodeSide {
   /** How long each cut-over took (ms), by migration uid: the guest's downtime floor. */
   readonly cutOverMs = new Map<string, number>();
 
-  constructor(private readonly api: Registry, private readonly fabric: Fabric, private readonly handler: VirtHandler, faults: Faults) {
+  constructor(
+    private readonly api: Registry, private readonly fabric: Fabric, private readonly handler: VirtHandler, faults: Faults,
+    /** The virt-handler pods (virt-operator's DaemonSet): where each node sends and receives migrations. */
+    private readonly handlers: { endpoint(node: string): HandlerEndpoint | string },
+  ) {
     faults.register('migration-stalled', {
       description: 'the migration target stops reading the memory stream: no progress, so migrations fail after progressTimeout and the guest stays on the source',
       set: async () => { this.stalled = true; for (const r of this.receivers.values()) r.setPaused(true); },
       clear: async () => { this.stalled = false; for (const r of this.receivers.values()) r.setPaused(false); },
     });
     faults.register('migration-network-down', {
-      description: `the machine-network switch drops migration traffic (TCP ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1} between nodes): migrations make no progress and fail after progressTimeout`,
-      set: async () => { this.networkDown = true; await this.downTable().replace(networkDownBody()); },
-      clear: async () => { this.networkDown = false; await this.downTable().delete(); },
+      description: `migration traffic (TCP ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1} between nodes) is dropped on both paths it can take: the machine-network switch drops it on a dedicated migration network, the nodes drop it before the pod-network overlay; migrations make no progress and fail after progressTimeout`,
+      set: async () => { this.networkDown = true; await Promise.all(this.downTables().map((t) => t.table.replace(t.body))); },
+      clear: async () => { this.networkDown = false; await Promise.all(this.downTables().map((t) => t.table.delete())); },
     });
   }
 
-  private downTable(): NftTable {
-    return new NftTable(MACHINE_NETNS, 'bridge', NETWORK_DOWN_TABLE);
+  /**
+   * The fault's rules: on the switch (plain frames of the dedicated network's macvlans) and in each
+   * node's forward path (pod-network packets before VXLAN hides their ports from the switch).
+   */
+  private downTables(): { table: NftTable; body: string }[] {
+    return [
+      { table: new NftTable(MACHINE_NETNS, 'bridge', NETWORK_DOWN_TABLE), body: networkDownBody('ether type ip ') },
+      ...this.fabric.nodes.map((n) => ({ table: new NftTable(n.name, 'inet', NETWORK_DOWN_TABLE), body: networkDownBody('') })),
+    ];
   }
 
-  /** The address a node's virt-handler receives migrations on: its machine-network IP (a dedicated migration network's migration0 address, later). */
-  migrationAddress(node: string): string {
-    return this.fabric.node(node).underlayIp;
+  /** Where a node's virt-handler sends and receives migrations (its pod netns and migration IP). */
+  migrationAddress(node: string): HandlerEndpoint {
+    const e = this.handlers.endpoint(node);
+    if (typeof e === 'string') throw new Error(e);
+    return e;
   }
 
   private domain(plan: MigrationPlan): Domain {
@@ -69,8 +87,8 @@ export class NodeMigration implements NodeSide {
       for (const [ifName, p] of dom.nics) target.prepared.set(ifName, await p.binding.prepare(launcher, p.nic, vmi, p.prepared));
       if (dom.guestIP) openPortForward(this.fabric, launcher, dom.guestIP, `${plan.namespace}/${plan.vmiName} (target)`);
       this.handler.markPodRunning(podObj, launcher);
-      const address = this.migrationAddress(plan.targetNode);
-      const rx = await MemoryReceiver.listen(plan.targetNode, address, PORT_FIRST + (this.portSeq++ % PORT_COUNT));
+      const { netns, address } = this.migrationAddress(plan.targetNode);
+      const rx = await MemoryReceiver.listen(netns, address, PORT_FIRST + (this.portSeq++ % PORT_COUNT));
       if (this.stalled) rx.setPaused(true);
       this.receivers.set(plan.migrationUid, rx);
       return { targetNodeAddress: address };
@@ -85,9 +103,11 @@ export class NodeMigration implements NodeSide {
     const rx = this.receivers.get(plan.migrationUid);
     if (!rx || dom.target?.migrationUid !== plan.migrationUid) throw new Error(`migration ${plan.migrationUid}: the target is not prepared`);
     const started = Date.now();
-    const path = () => (this.networkDown ? `migration traffic ${this.migrationAddress(plan.sourceNode)} -> ${targetNodeAddress}:${rx.port} is dropped on the machine network` : undefined);
+    const source = this.migrationAddress(plan.sourceNode);
+    const over = source.via === 'pod-network' ? 'the pod network' : 'the migration network';
+    const path = () => (this.networkDown ? `migration traffic ${source.address} -> ${targetNodeAddress}:${rx.port} over ${over} is dropped between the nodes` : undefined);
     try {
-      await copyMemory(plan.sourceNode, targetNodeAddress, rx, plan, onProgress, signal, path);
+      await copyMemory(source.netns, targetNodeAddress, rx, plan, onProgress, signal, path);
     } finally {
       this.receivers.delete(plan.migrationUid);
       rx.close();
@@ -112,6 +132,6 @@ export class NodeMigration implements NodeSide {
   }
 }
 
-function networkDownBody(): string {
-  return `  chain forward {\n    type filter hook forward priority -10; policy accept;\n    ether type ip tcp dport ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1} counter drop\n  }`;
+function networkDownBody(match: string): string {
+  return `  chain forward {\n    type filter hook forward priority -10; policy accept;\n    ${match}tcp dport ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1} counter drop\n  }`;
 }
