@@ -5,7 +5,8 @@ import { test as base, expect, topology } from '../src/fixtures/test.ts';
 import type { LabVm, Scope } from '../src/fixtures/lab.ts';
 import { capability, requires } from '../src/fixtures/capability.ts';
 import { measured, threshold } from '../src/fixtures/annotate.ts';
-import { followMigration, launcherPod, MIGRATION_PHASES, migrationsOf, migrationStateOf, recordedDurationMs, startMigration, VMIM_API, VMIM_KIND, withLiveMigrationConfig } from '../src/fixtures/migration.ts';
+import { followMigration, inCidr, launcherPod, MIGRATION_PHASES, migrationIdle, migrationNad, migrationsOf, migrationStateOf, recordedDurationMs, startMigration, virtHandlersRolledOut, VMIM_API, VMIM_KIND, withLiveMigrationConfig } from '../src/fixtures/migration.ts';
+import { RUN_LABEL } from '../src/fixtures/lab.ts';
 import type { KObject } from '../src/kube/client.ts';
 import { evictPod } from '../src/kube/vm-actions.ts';
 import { startDetachedSampler, startDowntimeSampler, type DowntimeResult } from '../src/probes/downtime.ts';
@@ -98,24 +99,6 @@ capability('Live migration of a running VM', { ...CAP, section: '8.9.2' }, () =>
     await expectReachable(icmpPath(mover, { name: 'peer', host: PEER_L2 }, { dev: 'eth1' }));
   });
 
-  test('a node drain moves it: the launcher pod\'s eviction is refused with 429 and a kubevirt-evacuation- migration moves the VM', async ({ lab, mig: { mover } }) => {
-    // What `kubectl drain` does to each pod of the node, for this VM's launcher only: nothing else is disturbed.
-    const before = await facts(mover);
-    const known = new Set((await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name));
-    const r = await evictPod(lab.kube, mover.namespace, await launcherPod(lab.kube, mover.namespace, before.uid, before.node));
-    expect(r.status, `eviction answer: ${r.message}`).toBe(429);
-    expect(r.message).toContain(`Eviction triggered evacuation of VMI "${mover.namespace}/${mover.name}"`);
-    const name = await lab.kube.waitFor(async () => (await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name as string).find((n) => !known.has(n)),
-      { what: `the evacuation migration of ${mover.name}`, timeoutMs: lab.profile.timeouts.convergenceMs, intervalMs: 200 });
-    expect(name, 'the evacuation controller names it').toMatch(/^kubevirt-evacuation-/);
-    const run = await followMigration(lab.kube, mover.namespace, name, lab.profile.timeouts.migrationMs);
-    expect(run.phase, `${name}: ${run.observed.join(' → ')}`).toBe('Succeeded');
-    await mover.reconnect();
-    const after = await facts(mover);
-    expect(after.node, 'the VM left the drained node').not.toBe(before.node);
-    expect(after.uid).toBe(before.uid);
-  });
-
   test('LiveMigratable is True for masquerade and bridge bindings', async ({ mig: { mover } }) => {
     const conds = ((await mover.vmi()).status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] }).conditions ?? [];
     const c = conds.find((x) => x.type === 'LiveMigratable');
@@ -180,8 +163,8 @@ capability('8.11.1 Live migration limits in the HyperConverged CR', {
   test('with parallelMigrationsPerCluster: 1, three migrations run one at a time', async ({ lab, mig: { mover, peer, third } }) => {
     const vms = [mover, peer, third];
     const ns = mover.namespace;
-    await withLiveMigrationConfig(lab.kube, { parallelMigrationsPerCluster: 1 }, lab.profile.timeouts.convergenceMs, async () => {
-      const names = await Promise.all(vms.map((v) => startMigration(lab.kube, ns, v.name)));
+    await withLiveMigrationConfig(lab.kube, lab.runId, { parallelMigrationsPerCluster: 1 }, lab.profile.timeouts.convergenceMs, async () => {
+      const names = await Promise.all(vms.map((v) => startMigration(lab.kube, ns, v.name, 'vmim', lab.profile.timeouts.migrationMs)));
       let maxActive = 0;
       let queued = false;
       const trace: string[] = [];
@@ -203,5 +186,61 @@ capability('8.11.1 Live migration limits in the HyperConverged CR', {
       expect(maxActive, 'migrations between Scheduling and Running at once').toBe(1);
     });
     await Promise.all(vms.map((v) => v.reconnect()));
+  });
+});
+
+capability('8.11.1 Configuring a dedicated secondary network for live migration', {
+  ...CAP, feature: 'Dedicated migration network', section: '8.11.1',
+  requires: [
+    ...CAP.requires,
+    requires.profile('migration.editHyperConverged', 'permission to edit the HyperConverged CR for the run'),
+    requires.profile('migration.networkNic', 'the node NIC of the migration network (the NAD master)'),
+    requires.profile('migration.networkRange', 'an address range for it that overlaps no cluster network'),
+  ],
+}, () => {
+  test('with the NAD named in the HyperConverged, the virt-handler pods restart on it and targetNodeAddress lies in its range', async ({ lab, mig: { mover } }) => {
+    const { networkNic, networkRange } = lab.profile.migration;
+    const bound = lab.profile.timeouts.migrationMs;
+    const target = async () => migrationStateOf(await mover.vmi())?.targetNodeAddress ?? '';
+    // Control: over the pod network the target address is outside the range, so "inside" below means something.
+    await mover.migrate();
+    expect(inCidr(await target(), networkRange), `targetNodeAddress ${await target()} over the pod network`).toBe(false);
+    const nad = `kvnet-migration-${mover.namespace.slice(-5)}`;
+    await lab.kube.create(migrationNad(nad, networkNic, networkRange, { [RUN_LABEL]: lab.runId }));
+    try {
+      await withLiveMigrationConfig(lab.kube, lab.runId, { network: nad }, lab.profile.timeouts.convergenceMs, async () => {
+        // "The virt-handler pods restart and connect to the secondary network."
+        await virtHandlersRolledOut(lab.kube, true, bound);
+        await mover.migrate();
+        const addr = await target();
+        await test.info().attach('oc get vmi mover -o jsonpath={.status.migrationState.targetNodeAddress}', { body: addr, contentType: 'text/plain' });
+        expect(inCidr(addr, networkRange), `targetNodeAddress ${addr} in ${networkRange}`).toBe(true);
+      });
+      await virtHandlersRolledOut(lab.kube, false, bound);
+    } finally {
+      await lab.kube.delete(migrationNad(nad, networkNic, networkRange, {}));
+    }
+  });
+});
+
+// Last: a drain whose migration fails leaves the VM marked for evacuation, and KubeVirt keeps retrying it.
+capability('8.11.1 Verification: a node drain moves the VM', { ...CAP, feature: 'Live migration on drain', section: '8.11.1' }, () => {
+  test('a node drain moves it: the launcher pod\'s eviction is refused with 429 and a kubevirt-evacuation- migration moves the VM', async ({ lab, mig: { mover } }) => {
+    // What `kubectl drain` does to each pod of the node, for this VM's launcher only: nothing else is disturbed.
+    await migrationIdle(lab.kube, mover.namespace, mover.name, lab.profile.timeouts.migrationMs);
+    const before = await facts(mover);
+    const known = new Set((await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name));
+    const r = await evictPod(lab.kube, mover.namespace, await launcherPod(lab.kube, mover.namespace, before.uid, before.node));
+    expect(r.status, `eviction answer: ${r.message}`).toBe(429);
+    expect(r.message).toContain(`Eviction triggered evacuation of VMI "${mover.namespace}/${mover.name}"`);
+    const name = await lab.kube.waitFor(async () => (await migrationsOf(lab.kube, mover.namespace, mover.name)).map((m) => m.metadata?.name as string).find((n) => !known.has(n)),
+      { what: `the evacuation migration of ${mover.name}`, timeoutMs: lab.profile.timeouts.convergenceMs, intervalMs: 200 });
+    expect(name, 'the evacuation controller names it').toMatch(/^kubevirt-evacuation-/);
+    const run = await followMigration(lab.kube, mover.namespace, name, lab.profile.timeouts.migrationMs);
+    expect(run.phase, `${name}: ${run.observed.join(' → ')}`).toBe('Succeeded');
+    await mover.reconnect();
+    const after = await facts(mover);
+    expect(after.node, 'the VM left the drained node').not.toBe(before.node);
+    expect(after.uid).toBe(before.uid);
   });
 });
