@@ -10,8 +10,9 @@ const MIG = {
   measured: 'migration duration, and the guest downtime',
   drain: 'a node drain moves it',
   limit: 'three migrations run one at a time',
+  dedicated: 'with the NAD named in the HyperConverged',
 };
-const MIGRATING = [MIG.phases, MIG.survive, MIG.bridge, MIG.masquerade, MIG.measured, MIG.drain, MIG.limit];
+const MIGRATING = [MIG.phases, MIG.survive, MIG.bridge, MIG.masquerade, MIG.measured, MIG.drain, MIG.limit, MIG.dedicated];
 /** What a stalled copy fails with (kubevirt pkg/virt-launcher/virtwrap/live-migration-source.go, migrationMonitor). */
 const stuck = /ended Failed .*Live migration stuck for \d+ seconds and has been aborted/s;
 
