@@ -8,7 +8,6 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { type Kind, kindOf } from '../../src/sim/api/kinds.ts';
 import type { KObject } from '../../src/sim/api/types.ts';
 import { DEFAULT_SETTINGS } from '../../src/sim/cluster.ts';
 import { writeKubeconfig } from '../../src/sim/kubeconfig.ts';
@@ -16,18 +15,11 @@ import { Sim } from '../../src/sim/sim.ts';
 import { makeServingCert } from '../../src/sim/tls.ts';
 import type { MigrationPlan, MigrationProgress, NodeSide } from '../../src/sim/virt/node-side.ts';
 import { hasKubectl, KUBECTL } from './helpers.ts';
+import { until, EVENT, KUBEVIRT, NAMESPACE, NODE, POD, VM, VMI, VMIM } from './registry.ts';
 
 test.describe.configure({ mode: 'serial' });
 
 const NS = 'drain';
-const k = (apiVersion: string, kind: string) => kindOf(apiVersion, kind) as Kind;
-const VM = k('kubevirt.io/v1', 'VirtualMachine');
-const VMI = k('kubevirt.io/v1', 'VirtualMachineInstance');
-const VMIM = k('kubevirt.io/v1', 'VirtualMachineInstanceMigration');
-const POD = k('v1', 'Pod');
-const NODE = k('v1', 'Node');
-const EVENT = k('v1', 'Event');
-const KUBEVIRT = k('kubevirt.io/v1', 'KubeVirt');
 const WEBHOOK = 'admission webhook "virt-launcher-eviction-interceptor.kubevirt.io" denied the request';
 
 /** Settles at once, or holds migrate() until released; a VMI named in `pinned` is not migratable. */
@@ -84,7 +76,7 @@ test.beforeAll(async () => {
       api().update(VMI, namespace, name as string, cur, { subresource: 'status' });
     });
   });
-  api().create(k('v1', 'Namespace'), undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  api().create(NAMESPACE, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
 });
 
 test.afterAll(async () => {
@@ -93,16 +85,6 @@ test.afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Bounded poll of the in-process store; the controllers run on this event loop, so it never blocks them. */
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** POST .../pods/<name>/eviction over HTTPS, as kubectl drain sends it (policy/v1, empty deleteOptions). */
 function evict(pod: string, ns = NS): Promise<{ code: number; body: { message?: string; status?: string; code?: number } }> {

@@ -15,6 +15,7 @@ import { Controller, keyOf, splitKey, type ReconcileResult } from '../controller
 import { recordEvent } from '../controllers/events.ts';
 import { CREATED_BY_LABEL, type VmiSpec, type VmiStatus } from '../controllers/kubevirt-types.ts';
 import { type Stage, StageEngine, type Step } from '../stages/engine.ts';
+import type { MigrationState } from '../../kube/migration-state.ts';
 import type { MigrationPlan, MigrationProgress, NodeSide } from './node-side.ts';
 import { type Condition, type PhaseTransition, StatusWriter, now } from './status-writer.ts';
 
@@ -56,23 +57,7 @@ export const MIGRATION_DEFAULTS: MigrationConfig = {
   parallelMigrationsPerCluster: 5, parallelOutboundMigrationsPerNode: 2, bandwidthPerMigration: '0Mi', progressTimeout: 150, completionTimeoutPerGiB: 800,
 };
 
-/** VMI status.migrationState (api/core/v1 VirtualMachineInstanceMigrationState), the fields the sim writes. */
-export interface MigrationState {
-  migrationUid?: string;
-  sourceNode?: string;
-  sourcePod?: string;
-  targetNode?: string;
-  targetPod?: string;
-  targetNodeAddress?: string;
-  startTimestamp?: string;
-  endTimestamp?: string;
-  completed?: boolean;
-  failed?: boolean;
-  failureReason?: string;
-  abortRequested?: boolean;
-  abortStatus?: 'Succeeded' | 'Failed' | 'Aborting';
-  mode?: 'PreCopy' | 'PostCopy' | 'Paused';
-}
+export type { MigrationState };
 
 interface Ctx { vmi?: KObject; sourcePod?: KObject; targetPod?: KObject; c: MigrationController }
 type Patch = Record<string, unknown>;

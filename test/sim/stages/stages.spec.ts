@@ -8,7 +8,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { parse } from 'yaml';
-import { type Kind, kindOf } from '../../../src/sim/api/kinds.ts';
 import { ApiError } from '../../../src/sim/api/status.ts';
 import type { KObject } from '../../../src/sim/api/types.ts';
 import { DEFAULT_SETTINGS } from '../../../src/sim/cluster.ts';
@@ -16,17 +15,10 @@ import { VirtApi } from '../../../src/sim/controllers/virt-api.ts';
 import { Sim } from '../../../src/sim/sim.ts';
 import { makeServingCert } from '../../../src/sim/tls.ts';
 import type { MigrationPlan, MigrationProgress, NodeSide } from '../../../src/sim/virt/node-side.ts';
+import { until, EVENT, HCO, KUBEVIRT, NAMESPACE, NODE, POD, VM, VMI, VMIM } from '../registry.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const NS = 'stages';
-const k = (apiVersion: string, kind: string) => kindOf(apiVersion, kind) as Kind;
-const VM = k('kubevirt.io/v1', 'VirtualMachine');
-const VMI = k('kubevirt.io/v1', 'VirtualMachineInstance');
-const VMIM = k('kubevirt.io/v1', 'VirtualMachineInstanceMigration');
-const POD = k('v1', 'Pod');
-const EVENT = k('v1', 'Event');
-const HCO = k('hco.kubevirt.io/v1beta1', 'HyperConverged');
-const KUBEVIRT = k('kubevirt.io/v1', 'KubeVirt');
 
 interface VmInput { name: string; memory?: string; runStrategy?: string; node?: string }
 interface Step {
@@ -110,16 +102,6 @@ function vmManifest(v: VmInput): KObject {
   };
 }
 
-/** Bounded poll of the in-process store; the controllers run on this event loop, so it never blocks them. */
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Timestamps, uids and generated names out, so a case reads the same on every run. */
 function normalize(v: unknown, names: Record<string, string>): unknown {
@@ -164,14 +146,14 @@ for (const file of cases) {
         });
       }
     });
-    const internalIP = (node: string) => ((api.get(k('v1', 'Node'), undefined, node).status as { addresses: { type: string; address: string }[] }).addresses.find((a) => a.type === 'InternalIP') as { address: string }).address;
+    const internalIP = (node: string) => ((api.get(NODE, undefined, node).status as { addresses: { type: string; address: string }[] }).addresses.find((a) => a.type === 'InternalIP') as { address: string }).address;
     const fake = new FakeNodeSide(c.nodeSide, internalIP);
     sim.migrations.setNodeSide(fake);
     const virtApi = new VirtApi(api);
     const errors: { code: number; message: string }[] = [];
     const startNode: Record<string, { node: string; uid: string }> = {};
     try {
-      api.create(k('v1', 'Namespace'), undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+      api.create(NAMESPACE, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
       if (c.hco) {
         const hco = api.get(HCO, 'openshift-cnv', 'kubevirt-hyperconverged');
         const spec = hco.spec as { liveMigrationConfig: Record<string, unknown> };
