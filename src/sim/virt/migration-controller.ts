@@ -25,6 +25,9 @@ const POD = kindOf('v1', 'Pod') as Kind;
 const KUBEVIRT = kindOf('kubevirt.io/v1', 'KubeVirt') as Kind;
 const COMPONENT = 'migration-controller';
 
+/** virtv1.EvacuationMigrationAnnotation and WorkloadUpdateMigrationAnnotation: the migrations that back off after failures. */
+const EVACUATION_ANNOTATION = 'kubevirt.io/evacuationMigration';
+const WORKLOAD_UPDATE_ANNOTATION = 'kubevirt.io/workloadUpdateMigration';
 /** The target pod's label naming its migration (virtv1.MigrationJobLabel). */
 export const MIGRATION_JOB_LABEL = 'kubevirt.io/migrationJobUID';
 /** The VMI label that wakes the target virt-handler (virtv1.MigrationTargetNodeNameLabel). */
@@ -94,7 +97,8 @@ export const MIGRATION_STAGES: readonly Stage<KObject, Ctx, Patch>[] = [
   { name: 'accept', from: '', to: 'Pending', when: () => true },
   {
     name: 'create-target-pod', from: 'Pending', to: 'Scheduling',
-    when: (m, { vmi, sourcePod, c }) => (phaseOf(vmi) !== 'Running' ? 'the VMI is not Running' : !sourcePod ? 'the VMI has no source pod' : c.rolledOut() === true ? c.capacity(m, vmi as KObject) : c.rolledOut()),
+    when: (m, { vmi, sourcePod, c }) => (phaseOf(vmi) !== 'Running' ? 'the VMI is not Running' : !sourcePod ? 'the VMI has no source pod'
+      : c.rolledOut() !== true ? c.rolledOut() : c.backoff(m, vmi as KObject) !== true ? c.backoff(m, vmi as KObject) : c.capacity(m, vmi as KObject)),
     run: async (m, { vmi, sourcePod, c }) => { c.createTargetPod(m, vmi as KObject, sourcePod as KObject); },
   },
   {
@@ -267,9 +271,49 @@ export class MigrationController extends Controller {
     return p?.status === 'True' ? `virt-handler rollout in progress (KubeVirt ${KUBEVIRT_CR.name} Progressing: ${p.reason ?? ''})` : true;
   }
 
+  /**
+   * canMigrateVMI (migration.go): another migration holds the VMI when its migrationState names an
+   * unfinished one; migrations still Pending (queued, backing off) hold nothing.
+   */
   otherInFlight(m: KObject): boolean {
-    return this.migrationsOf(m.metadata.namespace as string, vmiNameOf(m)).some((o) => o.metadata.uid !== m.metadata.uid && !FINAL.includes(phaseOf(o)) && phaseOf(o) !== '');
+    const vmi = this.api.tryGet(VMI, m.metadata.namespace, vmiNameOf(m));
+    const uid = ((vmi?.status as VmiStatus | undefined)?.migrationState as MigrationState | undefined)?.migrationUid;
+    if (!uid || uid === m.metadata.uid) return false;
+    const holder = this.migrationsOf(m.metadata.namespace as string, vmiNameOf(m)).find((o) => o.metadata.uid === uid);
+    return !!holder && !FINAL.includes(phaseOf(holder));
   }
+
+  /**
+   * handleMigrationBackoff (migration.go): an evacuation (or workload-update) migration after failed ones
+   * of the same VMI waits 20 s after the last failure, doubling per failure since the last success.
+   */
+  backoff(m: KObject, vmi: KObject): true | string {
+    const eligible = (o: KObject) => EVACUATION_ANNOTATION in (o.metadata.annotations ?? {}) || WORKLOAD_UPDATE_ANNOTATION in (o.metadata.annotations ?? {});
+    if (!eligible(m)) return true;
+    const created = (o: KObject) => Date.parse(o.metadata.creationTimestamp ?? '') || 0;
+    // listBackoffEligibleMigrations: only the VMI's evacuation and workload-update migrations count.
+    const mine = this.migrationsOf(m.metadata.namespace as string, vmi.metadata.name as string).filter(eligible).sort((a, b) => created(b) - created(a) || String(b.metadata.name).localeCompare(String(a.metadata.name)));
+    if (mine.length < 2 || mine[0].metadata.uid !== m.metadata.uid) return true;
+    let backoffMs = 0;
+    for (const o of mine.slice(1)) {
+      if (phaseOf(o) === 'Succeeded') break;
+      if (o.metadata.deletionTimestamp) continue;
+      if (phaseOf(o) === 'Failed') backoffMs = backoffMs === 0 ? 20_000 : backoffMs * 2;
+    }
+    if (backoffMs === 0) return true;
+    const failedAt = Date.parse(((mine[1].status as { phaseTransitionTimestamps?: { phase: string; phaseTransitionTimestamp: string }[] } | undefined)?.phaseTransitionTimestamps ?? []).find((t) => t.phase === 'Failed')?.phaseTransitionTimestamp ?? '') || 0;
+    const left = failedAt + backoffMs - Date.now();
+    if (left <= 0) return true;
+    const key = `vmim:${keyOf(m.metadata.namespace, m.metadata.name)}`;
+    if (!this.backingOff.has(key)) {
+      this.backingOff.add(key);
+      this.event(vmi, 'Warning', 'MigrationBackoff', `vmi in migration backoff, re-enqueueing after ${Math.ceil(left / 1000)}s`);
+      setTimeout(() => { this.backingOff.delete(key); this.enqueue(key); }, left + 10).unref();
+    }
+    return `MigrationBackoff: the last migration of vmi ${vmi.metadata.namespace}/${vmi.metadata.name} failed; retrying in ${Math.ceil(left / 1000)} s`;
+  }
+
+  private readonly backingOff = new Set<string>();
 
   /** true when the limits leave room (handleTargetPodCreation), else the log line upstream writes while it waits. */
   capacity(m: KObject, vmi: KObject): true | string {

@@ -6,6 +6,7 @@
 // migration of the VMI is in flight. A webhook's refusal reaches the client as the apiserver words it.
 import { ApiError } from '../status.ts';
 import type { AdmissionRequest, Cause, KObject } from '../types.ts';
+import type { MigrationState } from '../../../kube/migration-state.ts';
 
 /** MigrationSelectorLabel: which VMI a migration moves. */
 export const MIGRATION_VMI_LABEL = 'kubevirt.io/vmi-name';
@@ -33,12 +34,13 @@ export function validateMigration(req: AdmissionRequest): Cause[] {
   if (!vmiName) return [{ reason: 'FieldValueRequired', field: 'spec.vmiName', message: 'vmiName is missing' }];
   const vmi = req.store.get('kubevirt.io/v1', 'VirtualMachineInstance', ns, vmiName);
   if (!vmi) throw denied(`the VMI "${ns}/${vmiName}" does not exist`);
-  const status = (vmi.status ?? {}) as { phase?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+  const status = (vmi.status ?? {}) as { phase?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[]; migrationState?: MigrationState };
   if (FINAL.includes(status.phase ?? '')) throw denied('Cannot migrate VMI in finalized state.');
   const c = status.conditions?.find((x) => x.type === 'LiveMigratable' && x.status === 'False');
   if (c) throw denied(`Cannot migrate VMI, Reason: ${c.reason ?? ''}, Message: ${c.message ?? ''}`);
-  const inFlight = req.store.list('kubevirt.io/v1', 'VirtualMachineInstanceMigration', ns)
-    .find((m) => vmiNameOf(m) === vmiName && !FINAL.includes((m.status as { phase?: string } | undefined)?.phase ?? ''));
-  if (inFlight) throw denied(`in-flight migration detected. Active migration job (${inFlight.metadata.uid}) is currently already in progress for VMI ${vmiName}.`);
+  // In flight means handed off to virt-handler (the VMI's migrationState), as admitMigrationCreate checks:
+  // a migration still Pending (queued, or backing off) does not stop a new one being created.
+  const st = status.migrationState;
+  if (st?.migrationUid && !st.completed && !st.failed) throw denied(`in-flight migration detected. Active migration job (${st.migrationUid}) is currently already in progress for VMI ${vmiName}.`);
   return [];
 }
