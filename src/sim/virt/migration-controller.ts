@@ -10,7 +10,6 @@ import { parseQuantity } from '../api/quantity.ts';
 import type { Registry } from '../api/registry.ts';
 import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
-import { MIGRATION_VMI_LABEL } from '../api/admission/index.ts';
 import { Controller, keyOf, splitKey, type ReconcileResult } from '../controllers/controller.ts';
 import { recordEvent } from '../controllers/events.ts';
 import { CREATED_BY_LABEL, type VmiSpec, type VmiStatus } from '../controllers/kubevirt-types.ts';
