@@ -18,7 +18,6 @@ import { type Stage, StageEngine } from '../stages/engine.ts';
 import { type Condition, type StatusPatch, StatusWriter } from '../virt/status-writer.ts';
 
 /** virt-handler still imports the merge from here. */
-export { mergeConditions } from '../virt/status-writer.ts';
 
 const VM = kindOf('kubevirt.io/v1', 'VirtualMachine') as Kind;
 const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;

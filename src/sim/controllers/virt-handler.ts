@@ -26,7 +26,7 @@ import { recordEvent } from './events.ts';
 import {
   CREATED_BY_LABEL, VMI_FINALIZER, guestAgentEnabled, now, podNetwork, type CloudInitSource, type VmiInterface, type VmiInterfaceStatus, type VmiNetwork, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
-import { mergeConditions } from './virt-controller.ts';
+import { StatusWriter } from '../virt/status-writer.ts';
 
 const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
 const POD = kindOf('v1', 'Pod') as Kind;
@@ -52,12 +52,14 @@ export class VirtHandler extends Controller {
   private readonly spawner: Spawner;
 
   private readonly refresher: NodeJS.Timeout;
+  private readonly status: StatusWriter;
   private readonly masquerade: MasqueradeBinding;
   private readonly bridgeBinding: MultusBinding;
   private readonly sriovBinding: MultusBinding;
 
   constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus) {
     super(api, 'virt-handler');
+    this.status = new StatusWriter(api);
     this.spawner = new Spawner(stateDir);
     this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, { prepare: (g) => fabric.prepareLauncher(g), discard: (l) => fabric.discardLauncher(l) });
     this.pool.start();
@@ -191,7 +193,7 @@ export class VirtHandler extends Controller {
       if (dom.stopping) return;
       const cur = this.api.tryGet(VMI, ns, name);
       if (cur && cur.metadata.uid === dom.vmiUid && !cur.metadata.deletionTimestamp) {
-        this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
+        this.status.write(VMI, cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
       }
     });
     await waitForBoot(ready, agent, BOOT_TIMEOUT_MS, () => warm.stderr().trim());
@@ -201,7 +203,7 @@ export class VirtHandler extends Controller {
     if (!fresh || fresh.metadata.uid !== dom.vmiUid) return;
     const agentOn = guestAgentEnabled(vmi);
     const migratable = domainMigratable(dom);
-    this.setVmiStatus(fresh, {
+    this.status.write(VMI, fresh, {
       phase: 'Running', interfaces: dom.interfaces,
       ...(agentOn ? { guestOSInfo: { id: 'fedora', name: 'Fedora Linux', prettyName: 'Fedora Linux (kvnet sim guest)', kernelRelease: 'kvnet' } } : {}),
       migrationMethod: 'BlockMigration', qosClass: 'Burstable', launcherContainerImageVersion: 'registry.redhat.io/container-native-virtualization/virt-launcher-rhel9:v4.17',
@@ -307,7 +309,7 @@ export class VirtHandler extends Controller {
       const next = this.interfaceStatus(vmi, dom);
       if (JSON.stringify(next) === JSON.stringify((vmi.status as VmiStatus).interfaces)) continue;
       dom.interfaces = next;
-      this.setVmiStatus(vmi, { interfaces: next });
+      this.status.write(VMI, vmi, { interfaces: next });
     }
   }
 
@@ -377,7 +379,7 @@ export class VirtHandler extends Controller {
   private fail(vmi: KObject, err: Error): void {
     const cur = this.api.tryGet(VMI, vmi.metadata.namespace, vmi.metadata.name as string);
     if (!cur || cur.metadata.uid !== vmi.metadata.uid || cur.metadata.deletionTimestamp) return;
-    this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'SyncFailed', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
+    this.status.write(VMI, cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'SyncFailed', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
     recordEvent(this.api, cur, 'Warning', 'SyncFailed', err.message, COMPONENT);
   }
 
@@ -435,7 +437,7 @@ export class VirtHandler extends Controller {
       this.faults.guestGone(dom.guestNetns);
       await this.faults.guestPlumbed({ namespace: ns, vm: name, node: dom.active.node, netns: dom.guestNetns, pod: dom.podNic ? dom.active.pod : undefined, launcherGateway: dom.podNic ? this.launcherGateway(dom) : undefined });
       dom.interfaces = this.interfaceStatus(vmi, dom);
-      this.setVmiStatus(vmi, { interfaces: dom.interfaces });
+      this.status.write(VMI, vmi, { interfaces: dom.interfaces });
     }
     return ms;
   }
@@ -457,13 +459,6 @@ export class VirtHandler extends Controller {
     dom.target = undefined;
     for (const [ifName, prepared] of t.prepared) await dom.nics.get(ifName)?.binding.release(prepared).catch(() => undefined);
     await stopLauncher(this.fabric, t.launcher);
-  }
-
-  private setVmiStatus(vmi: KObject, patch: Partial<VmiStatus>): void {
-    const cur = (vmi.status ?? {}) as VmiStatus;
-    const conditions = patch.conditions ? mergeConditions(cur.conditions ?? [], patch.conditions) : cur.conditions;
-    vmi.status = { ...cur, ...patch, ...(conditions ? { conditions } : {}) };
-    this.api.update(VMI, vmi.metadata.namespace, vmi.metadata.name as string, vmi, { subresource: 'status' });
   }
 
   async stopAll(): Promise<void> {
