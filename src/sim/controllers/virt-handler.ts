@@ -7,7 +7,7 @@ import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
 import { libvirtMac } from '../fabric/ipam.ts';
 import { Netns } from '../fabric/netns.ts';
-import type { Fabric, PodInfo, PreparedLauncher } from '../fabric/topo.ts';
+import type { Fabric, PodInfo } from '../fabric/topo.ts';
 import { selects, type FaultSelector, type Faults } from '../faults.ts';
 import { bundleGuestAgent } from '../guest/bundle.ts';
 import { GuestPool, type AgentProcess } from '../guest/pool.ts';
@@ -20,6 +20,7 @@ import { MasqueradeBinding, masqueradeGuestIP, type MasqueradePrepared } from '.
 import { MultusBinding, type MultusPrepared } from '../virt/bindings/multus.ts';
 import { domainMigratable, type Domain, type PlumbedNic } from '../virt/domain.ts';
 import { openPortForward, startLauncher, stopLauncher, type Launcher } from '../virt/launcher.ts';
+import { WarmLaunchers, type WarmLauncher } from '../virt/warm-launcher.ts';
 import { reportSandboxFailure, sandboxRetryDelayMs } from '../cni/pod-sandbox.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
 import { recordEvent } from './events.ts';
@@ -48,22 +49,22 @@ export class VirtHandler extends Controller {
   /** When kubelet may retry a pod sandbox whose CNI ADD failed (per VMI key). */
   private readonly sandboxRetryAt = new Map<string, number>();
 
-  private readonly pool: GuestPool<PreparedLauncher>;
+  private readonly pool: GuestPool<WarmLauncher>;
+  private readonly warmLaunchers: WarmLaunchers;
   private readonly spawner: Spawner;
 
   private readonly refresher: NodeJS.Timeout;
   private readonly status: StatusWriter;
-  private readonly masquerade: MasqueradeBinding;
   private readonly bridgeBinding: MultusBinding;
   private readonly sriovBinding: MultusBinding;
 
-  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus) {
+  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus, private readonly masquerade: MasqueradeBinding) {
     super(api, 'virt-handler');
     this.status = new StatusWriter(api);
     this.spawner = new Spawner(stateDir);
-    this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, { prepare: (g) => fabric.prepareLauncher(g), discard: (l) => fabric.discardLauncher(l) });
+    this.warmLaunchers = new WarmLaunchers(fabric);
+    this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, this.warmLaunchers);
     this.pool.start();
-    this.masquerade = new MasqueradeBinding(fabric);
     this.bridgeBinding = new MultusBinding('bridge', multus);
     this.sriovBinding = new MultusBinding('sriov', multus);
     this.refresher = setInterval(() => this.refreshInterfaces(), 1000);
@@ -143,10 +144,10 @@ export class VirtHandler extends Controller {
     const secondaries = this.resolveAttachments(ns, spec);
     const warm = await this.pool.take();
     // The guest's prepared launcher is plumbed for masquerade; a VM without it gets a plain pod.
-    if (!masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared);
+    if (!masq && warm.prepared) await this.warmLaunchers.discard(warm.prepared);
     const launcher = await startLauncher(this.fabric, podObj, node, masq ? warm.prepared : undefined).catch(async (e: Error) => {
       warm.agent.kill('SIGKILL');
-      if (masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared).catch(() => undefined);
+      if (masq && warm.prepared) await this.warmLaunchers.discard(warm.prepared).catch(() => undefined);
       await new Netns(warm.netns).delete().catch(() => undefined);
       throw e;
     });
@@ -449,7 +450,7 @@ export class VirtHandler extends Controller {
 
   private launcherGateway(dom: Domain): string | undefined {
     const pod = [...dom.nics.values()].find((n) => n.binding === this.masquerade);
-    return (pod?.prepared as MasqueradePrepared | undefined)?.info?.guest.gw4;
+    return (pod?.prepared as MasqueradePrepared | undefined)?.plan?.guest.gw4;
   }
 
   /** Release a prepared migration target: its NICs' target side, then its sandbox. */
