@@ -15,6 +15,7 @@ import { startServiceNetwork } from './service-network.ts';
 import { installSriov } from './controllers/sriov-install.ts';
 import { startSecondaryNetworks } from './secondary-networks.ts';
 import { NodeMigration } from './virt/node-migration.ts';
+import { MasqueradeBinding } from './virt/bindings/masquerade.ts';
 import { VirtOperator } from './controllers/virt-operator.ts';
 import type { MigrationPlan, NodeSide } from './virt/node-side.ts';
 
@@ -32,9 +33,11 @@ export async function startDataPlane(cluster: SimCluster, stateDir: string, cont
   await shapeNodeNics(fabric, s.nicRateGbps);
   const api = cluster.registry;
   const faults = new Faults();
-  registerPodNetworkFaults(faults, fabric);
+  // One masquerade binding: virt-handler plumbs through it, the masquerade-nat-broken fault breaks it.
+  const masquerade = new MasqueradeBinding(fabric);
+  registerPodNetworkFaults(faults, fabric, masquerade);
   const multus = new Multus(api);
-  const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults, multus);
+  const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults, multus, masquerade);
   const services = await startServiceNetwork(cluster, fabric, stateDir, faults, control, CLUSTER_DNS_IP);
   const sriov = await installSriov(api, fabric, multus, faults);
   // virt-handler's own pods (the DaemonSet): migration streams run between them.

@@ -2,6 +2,7 @@
 // controller, so the suite that checks the capability turns red for the real reason.
 // Components register the faults they own; the admin endpoint only looks them up here.
 import type { Fabric, PodInfo } from './fabric/topo.ts';
+import type { MasqueradeBinding } from './virt/bindings/masquerade.ts';
 import { defaultUnderlayLimit } from './fabric/faults.ts';
 
 /** Every fault the sim knows; components register each under one of these names. */
@@ -139,14 +140,14 @@ export class Faults {
 }
 
 /** The pod network's own faults. */
-export function registerPodNetworkFaults(faults: Faults, fabric: Fabric): void {
+export function registerPodNetworkFaults(faults: Faults, fabric: Fabric, masquerade: MasqueradeBinding): void {
   const withPod = (gs: GuestInfo[]) => gs.flatMap((g) => (g.pod ? [g.pod] : []));
   faults.register('masquerade-nat-broken', {
     description: 'virt-launcher NAT loses its SNAT rule: guest egress leaves as 10.0.2.2 and replies never return (selector: namespace, vm, node)',
     scopes: ['namespace', 'vm', 'node'],
-    set: async (spec) => { await Promise.all(withPod(faults.guests(spec.selector)).map((p) => fabric.breakMasquerade(p).catch(() => undefined))); },
-    clear: async (spec) => { await Promise.all(withPod(faults.guests(spec.selector)).map((p) => fabric.restoreMasquerade(p).catch(() => undefined))); },
-    onGuestPlumbed: async (g) => { if (g.pod) await fabric.breakMasquerade(g.pod); },
+    set: async (spec) => { await Promise.all(withPod(faults.guests(spec.selector)).map((p) => masquerade.setSnat(p, false).catch(() => undefined))); },
+    clear: async (spec) => { await Promise.all(withPod(faults.guests(spec.selector)).map((p) => masquerade.setSnat(p, true).catch(() => undefined))); },
+    onGuestPlumbed: async (g) => { if (g.pod) await masquerade.setSnat(g.pod, false); },
   });
   faults.register('pod-network-loss', {
     description: 'nftables drops a share of every packet VMs send, on the pod network and every secondary NIC; the port-forward (SSH) path is spared (spec: {percent}, selector: namespace, vm, node)',

@@ -2,7 +2,11 @@
 // prints `RESULT <json>`. Args: --mtu N, --marker M (tags long-lived processes), --hold (stay up).
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { Fabric, Netns, exposeToHost, STATE_DIR_ENV, run, sandboxMain, signalReady, guestNetnsName, type PodInfo } from '../../src/sim/fabric/index.ts';
+import { Fabric, Netns, exposeToHost, STATE_DIR_ENV, netnsName, run, sandboxMain, signalReady, type PodInfo } from '../../src/sim/fabric/index.ts';
+import type { KObject } from '../../src/sim/api/types.ts';
+import type { VmiInterface, VmiNetwork } from '../../src/sim/controllers/kubevirt-types.ts';
+import { MasqueradeBinding } from '../../src/sim/virt/bindings/masquerade.ts';
+import { WarmLaunchers, type WarmLauncher } from '../../src/sim/virt/warm-launcher.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -47,30 +51,45 @@ async function waitListening(ns: string, ports: number[]): Promise<void> {
   throw new Error(`listeners not up in ${ns}`);
 }
 
-async function setupGuest(f: Fabric, pod: PodInfo, vm: string, ports?: number[]): Promise<Netns> {
-  const m = await f.plumbMasquerade(pod, { netns: guestNetnsName(vm), mac: `02:00:00:00:00:${(pod.ipv4.split('.').map(Number)[3]).toString(16).padStart(2, '0')}`, ports });
-  const g = f.guestNetns(pod)!;
+const guestNetnsName = (vm: string) => netnsName('vm-', vm);
+
+interface BindOptions { ports?: number[]; mac: string; vmCidr4?: string; vmCidr6?: string }
+
+/** virt-handler's steps for a VM's pod network NIC: the masquerade binding prepares it on the launcher, then connects the guest. */
+async function bindMasquerade(masq: MasqueradeBinding, pod: PodInfo, guestNetns: string, o: BindOptions, warm?: WarmLauncher): Promise<{ ipv4: string; gw4: string; ipv6: string; gw6: string }> {
+  const iface: VmiInterface = { name: 'default', masquerade: {}, ...(o.ports ? { ports: o.ports.map((port) => ({ port })) } : {}) };
+  const network: VmiNetwork = { name: 'default', pod: { vmNetworkCIDR: o.vmCidr4, vmIPv6NetworkCIDR: o.vmCidr6 } };
+  const vmi: KObject = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { namespace: 'test', name: pod.name }, spec: { domain: { devices: { interfaces: [iface] } }, networks: [network] } };
+  const launcher = { namespace: 'test', podName: pod.name, podUid: `uid-${pod.name}`, node: pod.node, pod, warm };
+  const p = await masq.prepare(launcher, { iface, network, ifName: 'eth0', mac: o.mac, index: 0 }, vmi);
+  await masq.connect(p, guestNetns);
+  return p.plan!.guest;
+}
+
+async function setupGuest(f: Fabric, masq: MasqueradeBinding, pod: PodInfo, vm: string, ports?: number[]): Promise<Netns> {
+  const g = new Netns(guestNetnsName(vm));
+  await Netns.addMany([g.name]);
+  const m = await bindMasquerade(masq, pod, g.name, { mac: `02:00:00:00:00:${(pod.ipv4.split('.').map(Number)[3]).toString(16).padStart(2, '0')}`, ports });
   // What cloud-init would do with the masquerade defaults.
   await g.ip([
     'link set eth0 up',
-    `addr add ${m.guest.ipv4} dev eth0`,
-    `route add default via ${m.guest.gw4}`,
-    `addr add ${m.guest.ipv6} dev eth0 nodad`,
-    `route add ::/0 via ${m.guest.gw6}`,
+    `addr add ${m.ipv4} dev eth0`,
+    `route add default via ${m.gw4}`,
+    `addr add ${m.ipv6} dev eth0 nodad`,
+    `route add ::/0 via ${m.gw6}`,
   ]);
   return g;
 }
 
 /** A guest behind a launcher prepared ahead of its pod (as the sim's warm pool does), then bound as `opts` says. */
-async function setupPreparedGuest(f: Fabric, node: string, podName: string, vm: string, opts: { ports?: number[]; mac?: string; vmCidr4?: string; vmCidr6?: string } = {}): Promise<{ pod: PodInfo; guest: Netns; mac: string }> {
-  const gName = guestNetnsName(vm);
-  await Netns.addMany([gName]);
-  const launcher = await f.prepareLauncher(gName);
-  const pod = await f.addPod(node, podName, { launcher });
-  const mac = opts.mac ?? launcher.plan.mac;
-  const m = await f.plumbMasquerade(pod, { netns: gName, precreated: true, mac, ports: opts.ports, vmCidr4: opts.vmCidr4, vmCidr6: opts.vmCidr6 });
-  const g = f.guestNetns(pod)!;
-  await g.ip(['link set eth0 up', `addr add ${m.guest.ipv4} dev eth0`, `route add default via ${m.guest.gw4}`, `addr add ${m.guest.ipv6} dev eth0 nodad`, `route add ::/0 via ${m.guest.gw6}`]);
+async function setupPreparedGuest(f: Fabric, masq: MasqueradeBinding, warmLaunchers: WarmLaunchers, node: string, podName: string, vm: string, opts: { ports?: number[]; mac?: string; vmCidr4?: string; vmCidr6?: string } = {}): Promise<{ pod: PodInfo; guest: Netns; mac: string }> {
+  const g = new Netns(guestNetnsName(vm));
+  await Netns.addMany([g.name]);
+  const warm = await warmLaunchers.prepare(g.name);
+  const pod = await f.addPod(node, podName, { netns: warm.netns });
+  const mac = opts.mac ?? warm.plan.mac;
+  const m = await bindMasquerade(masq, pod, g.name, { ...opts, mac }, warm);
+  await g.ip(['link set eth0 up', `addr add ${m.ipv4} dev eth0`, `route add default via ${m.gw4}`, `addr add ${m.ipv6} dev eth0 nodad`, `route add ::/0 via ${m.gw6}`]);
   return { pod, guest: g, mac };
 }
 
@@ -106,15 +125,17 @@ sandboxMain(async () => {
   const t0 = performance.now();
   const f = await Fabric.create({ nodes: 2, mtu });
   const createMs = performance.now() - t0;
+  const masq = new MasqueradeBinding(f);
+  const warm = new WarmLaunchers(f);
 
   const a = await f.addPod('node-1', 'virt-launcher-a');
   const b = await f.addPod('node-2', 'virt-launcher-b');
   const c = await f.addPod('node-2', 'virt-launcher-c');
   const d = await f.addPod('node-1', 'virt-launcher-d');
-  const ga = await setupGuest(f, a, 'a');
-  const gb = await setupGuest(f, b, 'b');
-  const gc = await setupGuest(f, c, 'c', [8080]);
-  const gd = await setupGuest(f, d, 'd');
+  const ga = await setupGuest(f, masq, a, 'a');
+  const gb = await setupGuest(f, masq, b, 'b');
+  const gc = await setupGuest(f, masq, c, 'c', [8080]);
+  const gd = await setupGuest(f, masq, d, 'd');
   for (const g of [gb, gc, gd]) for (const p of [8080, 9090, 49152]) listen(g, p);
   await Promise.all([gb, gc, gd].map((g) => waitListening(g.name, [8080, 9090, 49152])));
   // A server on the sandbox's own loopback, reachable from the host through a unix socket.
@@ -165,8 +186,8 @@ sandboxMain(async () => {
   });
 
   // Prepared launchers: the defaults need no fixup; a VM's own MAC, CIDR and ports are applied at boot.
-  const pe = await setupPreparedGuest(f, 'node-2', 'virt-launcher-e', 'e', { ports: [8080], mac: '02:00:00:00:00:ee', vmCidr4: '10.0.3.0/24', vmCidr6: 'fd10:0:3::/120' });
-  const pf = await setupPreparedGuest(f, 'node-1', 'virt-launcher-f', 'f');
+  const pe = await setupPreparedGuest(f, masq, warm, 'node-2', 'virt-launcher-e', 'e', { ports: [8080], mac: '02:00:00:00:00:ee', vmCidr4: '10.0.3.0/24', vmCidr6: 'fd10:0:3::/120' });
+  const pf = await setupPreparedGuest(f, masq, warm, 'node-1', 'virt-launcher-f', 'f');
   for (const g of [pe.guest, pf.guest]) for (const p of [8080, 9090]) listen(g, p);
   await Promise.all([pe.guest, pf.guest].map((g) => waitListening(g.name, [8080, 9090])));
   r.preparedListed = await tcp(A, pe.pod.ipv4, 8080);
@@ -199,9 +220,9 @@ sandboxMain(async () => {
   r.loss50Received = got;
   r.loss50Sent = n;
   await f.setGuestLoss(A, 0);
-  await f.breakMasquerade(a);
+  await masq.setSnat(a, false);
   r.brokenMasq = await ping(A, b.ipv4);
-  await f.restoreMasquerade(a);
+  await masq.setSnat(a, true);
   r.restoredMasq = await pingRetry(A, b.ipv4);
   await f.dropOverlay('node-1', 'node-2');
   r.overlayDroppedCross = await ping(A, b.ipv4);
@@ -213,14 +234,15 @@ sandboxMain(async () => {
   const plumb: number[] = [];
   for (let i = 0; i < 9; i++) {
     const t = performance.now();
-    const p = await f.addPod('node-1', `bench-${i}`);
-    await f.plumbMasquerade(p, { netns: guestNetnsName(`bench-${i}`), mac: '02:00:00:00:01:01', ports: [22] });
+    const [p] = await Promise.all([f.addPod('node-1', `bench-${i}`), Netns.addMany([guestNetnsName(`bench-${i}`)])]);
+    await bindMasquerade(masq, p, guestNetnsName(`bench-${i}`), { mac: '02:00:00:00:01:01', ports: [22] });
     plumb.push(performance.now() - t);
   }
   r.plumbMs = plumb;
   r.plumbMedianMs = median(plumb);
   const tr = performance.now();
-  for (let i = 0; i < 9; i++) await f.removePod(`bench-${i}`);
+  // The pod goes, then the guest (its domain owns the guest netns).
+  for (let i = 0; i < 9; i++) await Promise.all([f.removePod(`bench-${i}`), new Netns(guestNetnsName(`bench-${i}`)).delete()]);
   r.removeMs = (performance.now() - tr) / 9;
   r.netnsAfterRemove = (await run(['ip', 'netns', 'list'])).stdout.split('\n').filter((l) => l.includes('bench-')).length;
 

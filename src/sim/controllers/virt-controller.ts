@@ -16,9 +16,9 @@ import {
 } from './kubevirt-types.ts';
 import { type Stage, StageEngine } from '../stages/engine.ts';
 import { type Condition, type StatusPatch, StatusWriter } from '../virt/status-writer.ts';
+import { dynamicInterfaceRequests } from '../virt/vm-interfaces.ts';
 
 /** virt-handler still imports the merge from here. */
-export { mergeConditions } from '../virt/status-writer.ts';
 
 const VM = kindOf('kubevirt.io/v1', 'VirtualMachine') as Kind;
 const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
@@ -170,6 +170,10 @@ export class VirtController extends Controller {
       recordEvent(this.api, vm, 'Normal', 'SuccessfulCreate', `Started the virtual machine by creating the new virtual machine instance ${name}`, COMPONENT);
       this.patchVmStatus(vm, { ...(spec.runStrategy === 'Once' ? { ranOnce: true } : {}), stateChangeRequests: undefined });
       return;
+    }
+    if (run && ownedVmi && !ownedVmi.metadata.deletionTimestamp) {
+      const next = dynamicInterfaceRequests(spec.template?.spec ?? { domain: {} }, ownedVmi.spec as VmiSpec);
+      if (next) this.api.update(VMI, ns, name, { ...ownedVmi, spec: next });
     }
     if (!run && ownedVmi && !ownedVmi.metadata.deletionTimestamp) {
       this.api.delete(VMI, ns, name);

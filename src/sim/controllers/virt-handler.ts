@@ -1,13 +1,14 @@
 // KubeVirt's virt-handler, for every node at once: it plumbs a scheduled VMI's interfaces by
-// their binding, boots the guest (the agent process in the guest netns), reports
-// `status.interfaces` as the guest agent would, and tears everything down on deletion.
+// their binding, boots the guest (the agent process in the guest netns), syncs a running domain
+// with its VMI spec (hot unplug), reports `status.interfaces` as the guest agent would, and tears
+// everything down on deletion.
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
 import { libvirtMac } from '../fabric/ipam.ts';
 import { Netns } from '../fabric/netns.ts';
-import type { Fabric, PodInfo, PreparedLauncher } from '../fabric/topo.ts';
+import type { Fabric, PodInfo } from '../fabric/topo.ts';
 import { selects, type FaultSelector, type Faults } from '../faults.ts';
 import { bundleGuestAgent } from '../guest/bundle.ts';
 import { GuestPool, type AgentProcess } from '../guest/pool.ts';
@@ -20,13 +21,16 @@ import { MasqueradeBinding, masqueradeGuestIP, type MasqueradePrepared } from '.
 import { MultusBinding, type MultusPrepared } from '../virt/bindings/multus.ts';
 import { domainMigratable, type Domain, type PlumbedNic } from '../virt/domain.ts';
 import { openPortForward, startLauncher, stopLauncher, type Launcher } from '../virt/launcher.ts';
+import { WarmLaunchers, type WarmLauncher } from '../virt/warm-launcher.ts';
 import { reportSandboxFailure, sandboxRetryDelayMs } from '../cni/pod-sandbox.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
 import { recordEvent } from './events.ts';
 import {
   CREATED_BY_LABEL, VMI_FINALIZER, guestAgentEnabled, now, podNetwork, type CloudInitSource, type VmiInterface, type VmiInterfaceStatus, type VmiNetwork, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
-import { mergeConditions } from './virt-controller.ts';
+
+type VmiCondition = NonNullable<VmiStatus['conditions']>[number];
+import { StatusWriter } from '../virt/status-writer.ts';
 
 const VMI = kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind;
 const POD = kindOf('v1', 'Pod') as Kind;
@@ -48,20 +52,22 @@ export class VirtHandler extends Controller {
   /** When kubelet may retry a pod sandbox whose CNI ADD failed (per VMI key). */
   private readonly sandboxRetryAt = new Map<string, number>();
 
-  private readonly pool: GuestPool<PreparedLauncher>;
+  private readonly pool: GuestPool<WarmLauncher>;
+  private readonly warmLaunchers: WarmLaunchers;
   private readonly spawner: Spawner;
 
   private readonly refresher: NodeJS.Timeout;
-  private readonly masquerade: MasqueradeBinding;
+  private readonly status: StatusWriter;
   private readonly bridgeBinding: MultusBinding;
   private readonly sriovBinding: MultusBinding;
 
-  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus) {
+  constructor(api: Registry, private readonly fabric: Fabric, private readonly stateDir: string, private readonly net: ClusterNetwork, private readonly faults: Faults, private readonly multus: Multus, private readonly masquerade: MasqueradeBinding) {
     super(api, 'virt-handler');
+    this.status = new StatusWriter(api);
     this.spawner = new Spawner(stateDir);
-    this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, { prepare: (g) => fabric.prepareLauncher(g), discard: (l) => fabric.discardLauncher(l) });
+    this.warmLaunchers = new WarmLaunchers(fabric);
+    this.pool = new GuestPool(bundleGuestAgent(stateDir), (cmd, env) => this.spawner.spawn(cmd, env), 3, this.warmLaunchers);
     this.pool.start();
-    this.masquerade = new MasqueradeBinding(fabric);
     this.bridgeBinding = new MultusBinding('bridge', multus);
     this.sriovBinding = new MultusBinding('sriov', multus);
     this.refresher = setInterval(() => this.refreshInterfaces(), 1000);
@@ -114,6 +120,11 @@ export class VirtHandler extends Controller {
       return;
     }
     const status = (vmi.status ?? {}) as VmiStatus;
+    // A migration in flight owns the domain's NICs; its cut-over writes the status, which brings the sync back.
+    if (dom && status.phase === 'Running' && !dom.stopping && !dom.target && !this.booting.has(key)) {
+      await this.sync(vmi, dom);
+      return;
+    }
     if (status.phase === 'Scheduled' && status.nodeName && !dom && !this.booting.has(key)) {
       const wait = (this.sandboxRetryAt.get(key) ?? 0) - Date.now();
       if (wait > 0) { this.enqueue(key, wait); return; }
@@ -141,17 +152,17 @@ export class VirtHandler extends Controller {
     const secondaries = this.resolveAttachments(ns, spec);
     const warm = await this.pool.take();
     // The guest's prepared launcher is plumbed for masquerade; a VM without it gets a plain pod.
-    if (!masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared);
+    if (!masq && warm.prepared) await this.warmLaunchers.discard(warm.prepared);
     const launcher = await startLauncher(this.fabric, podObj, node, masq ? warm.prepared : undefined).catch(async (e: Error) => {
       warm.agent.kill('SIGKILL');
-      if (masq && warm.prepared) await this.fabric.discardLauncher(warm.prepared).catch(() => undefined);
+      if (masq && warm.prepared) await this.warmLaunchers.discard(warm.prepared).catch(() => undefined);
       await new Netns(warm.netns).delete().catch(() => undefined);
       throw e;
     });
     const guestNetns = warm.netns;
     const leases: GuestConfig['dhcpLeases'] = {};
     const defaults: GuestConfig['defaultInterfaces'] = [];
-    const dom: Domain = { vmiUid: vmi.metadata.uid as string, active: launcher, guestNetns, agent: warm.agent, guestReport: [], interfaces: [], nics: new Map() };
+    const dom: Domain = { vmiUid: vmi.metadata.uid as string, active: launcher, guestNetns, agent: warm.agent, guestReport: [], interfaces: [], nics: new Map(), unplugged: new Map() };
     this.domains.set(key, dom);
     // Boot: prepare every NIC on the launcher, then connect each into the guest (interface order).
     const nics = this.nicsOf(spec, masq ? [masq.iface, ...secondaries.map((x) => x.iface)] : secondaries.map((x) => x.iface), masq?.mac ?? warm.prepared?.plan.mac);
@@ -191,7 +202,7 @@ export class VirtHandler extends Controller {
       if (dom.stopping) return;
       const cur = this.api.tryGet(VMI, ns, name);
       if (cur && cur.metadata.uid === dom.vmiUid && !cur.metadata.deletionTimestamp) {
-        this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
+        this.status.write(VMI, cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'GuestCrashed', message: `guest exited (${sig ?? code}): ${warm.stderr().trim().split('\n').at(-1) ?? ''}`, lastProbeTime: null, lastTransitionTime: now() }] });
       }
     });
     await waitForBoot(ready, agent, BOOT_TIMEOUT_MS, () => warm.stderr().trim());
@@ -200,20 +211,59 @@ export class VirtHandler extends Controller {
     const fresh = this.api.tryGet(VMI, ns, name);
     if (!fresh || fresh.metadata.uid !== dom.vmiUid) return;
     const agentOn = guestAgentEnabled(vmi);
-    const migratable = domainMigratable(dom);
-    this.setVmiStatus(fresh, {
+    this.status.write(VMI, fresh, {
       phase: 'Running', interfaces: dom.interfaces,
       ...(agentOn ? { guestOSInfo: { id: 'fedora', name: 'Fedora Linux', prettyName: 'Fedora Linux (kvnet sim guest)', kernelRelease: 'kvnet' } } : {}),
       migrationMethod: 'BlockMigration', qosClass: 'Burstable', launcherContainerImageVersion: 'registry.redhat.io/container-native-virtualization/virt-launcher-rhel9:v4.17',
-      conditions: [
-        { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
-        ...(agentOn ? [{ type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: now() }] : []),
-        migratable === true
-          ? { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: now() }
-          : { type: 'LiveMigratable', status: 'False', reason: 'InterfaceNotLiveMigratable', message: migratable, lastProbeTime: null, lastTransitionTime: now() },
-      ],
+      conditions: this.conditions(vmi, dom),
     });
     recordEvent(this.api, fresh, 'Normal', 'Started', 'VirtualMachineInstance started.', COMPONENT);
+  }
+
+  /** virt-handler's conditions on a running VMI, computed on every sync as upstream's updateVMIStatus does. */
+  private conditions(vmi: KObject, dom: Domain): VmiCondition[] {
+    const migratable = domainMigratable(dom);
+    const t = now();
+    return [
+      { type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: t },
+      ...(guestAgentEnabled(vmi) ? [{ type: 'AgentConnected', status: 'True', lastProbeTime: null, lastTransitionTime: t }] : []),
+      migratable === true
+        ? { type: 'LiveMigratable', status: 'True', lastProbeTime: null, lastTransitionTime: t }
+        : { type: 'LiveMigratable', status: 'False', reason: 'InterfaceNotLiveMigratable', message: migratable, lastProbeTime: null, lastTransitionTime: t },
+    ];
+  }
+
+  /**
+   * The spec changed on a running domain: a NIC now `state: absent` whose binding can be
+   * hot-unplugged leaves the guest at once and stays prepared in its launcher until a migration
+   * releases it with the source; an interface added to the spec waits for the next migration
+   * (prepareTargetNics). A binding that cannot be hot-unplugged is left alone. Then the status:
+   * what the guest has, and the conditions (their times move only when their status does).
+   */
+  private async sync(vmi: KObject, dom: Domain): Promise<void> {
+    const ifaces = (vmi.spec as VmiSpec).domain.devices?.interfaces ?? [];
+    for (const [ifName, p] of dom.nics) {
+      if (p.binding.hotUnplug !== true || ifaces.find((i) => i.name === p.nic.iface.name)?.state !== 'absent') continue;
+      await p.binding.disconnect(p.prepared, dom.guestNetns);
+      dom.nics.delete(ifName);
+      dom.unplugged.set(ifName, p);
+    }
+    dom.interfaces = this.interfaceStatus(vmi, dom);
+    this.status.write(VMI, vmi, { interfaces: dom.interfaces, conditions: this.conditions(vmi, dom) });
+  }
+
+  /** A migration target gets every NIC the guest has, and the Multus ones added to the spec since; not the unplugged ones. */
+  async prepareTargetNics(dom: Domain, vmi: KObject): Promise<void> {
+    const t = dom.target;
+    if (!t) throw new Error('no migration target is prepared');
+    for (const [ifName, p] of dom.nics) t.prepared.set(ifName, await p.binding.prepare(t.launcher, p.nic, vmi, p.prepared));
+    const spec = vmi.spec as VmiSpec;
+    const known = new Set([...dom.nics.values(), ...dom.unplugged.values()].map((p) => p.nic.iface.name));
+    const added = (spec.domain.devices?.interfaces ?? []).filter((i) => !known.has(i.name) && i.state !== 'absent' && spec.networks?.some((n) => n.name === i.name && n.multus));
+    for (const nic of this.nicsOf(spec, added)) {
+      const binding = this.bindingOf(nic);
+      t.added.push({ nic, binding, prepared: await binding.prepare(t.launcher, nic, vmi) });
+    }
   }
 
   /** The VMI's first (boot) launcher pod: the one virt-controller made for it that is no migration target. */
@@ -294,6 +344,8 @@ export class VirtHandler extends Controller {
         infoSource: agentOn ? 'domain, guest-agent, multus-status' : 'domain, multus-status', queueCount: 1,
       });
     }
+    // Hot-unplugged: out of the domain, still attached to the pod (upstream's netstat keeps multus-status).
+    for (const { nic } of [...dom.unplugged.values()].sort((a, b) => a.nic.index - b.nic.index)) out.push({ name: nic.iface.name, infoSource: 'multus-status' });
     return out;
   }
 
@@ -307,7 +359,7 @@ export class VirtHandler extends Controller {
       const next = this.interfaceStatus(vmi, dom);
       if (JSON.stringify(next) === JSON.stringify((vmi.status as VmiStatus).interfaces)) continue;
       dom.interfaces = next;
-      this.setVmiStatus(vmi, { interfaces: next });
+      this.status.write(VMI, vmi, { interfaces: next });
     }
   }
 
@@ -377,7 +429,7 @@ export class VirtHandler extends Controller {
   private fail(vmi: KObject, err: Error): void {
     const cur = this.api.tryGet(VMI, vmi.metadata.namespace, vmi.metadata.name as string);
     if (!cur || cur.metadata.uid !== vmi.metadata.uid || cur.metadata.deletionTimestamp) return;
-    this.setVmiStatus(cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'SyncFailed', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
+    this.status.write(VMI, cur, { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'SyncFailed', message: err.message, lastProbeTime: null, lastTransitionTime: now() }] });
     recordEvent(this.api, cur, 'Warning', 'SyncFailed', err.message, COMPONENT);
   }
 
@@ -397,6 +449,7 @@ export class VirtHandler extends Controller {
     for (const p of dom.nics.values()) {
       await p.binding.disconnect(p.prepared, dom.guestNetns).catch((e: Error) => console.error(`virt-handler: detach ${p.nic.ifName}: ${e.message}`));
     }
+    for (const p of dom.unplugged.values()) await p.binding.release(p.prepared).catch(() => undefined);
     await stopLauncher(this.fabric, dom.active);
     // The guest netns outlives its launchers (a migration swaps them): it goes with the domain.
     await new Netns(dom.guestNetns).delete().catch(() => undefined);
@@ -409,8 +462,9 @@ export class VirtHandler extends Controller {
 
   /**
    * A migration's cut-over: every NIC is handed over to the prepared target launcher, which becomes
-   * the active one; then the source launcher is released. Returns how long the hand-overs took (ms),
-   * the part of the guest's downtime the node side adds.
+   * the active one; then the source launcher is released with the NICs unplugged there, and NICs
+   * added to the spec since the boot are connected. Returns how long the hand-overs took (ms), the
+   * part of the guest's downtime the node side adds.
    */
   async cutOver(dom: Domain, migrationUid: string): Promise<number> {
     const t = dom.target;
@@ -428,14 +482,22 @@ export class VirtHandler extends Controller {
     dom.active = t.launcher;
     dom.target = undefined;
     for (const [ifName, old] of t.prepared) await dom.nics.get(ifName)?.binding.release(old).catch(() => undefined);
+    for (const p of dom.unplugged.values()) await p.binding.release(p.prepared).catch(() => undefined);
+    dom.unplugged.clear();
     await stopLauncher(this.fabric, source);
+    // The guest gets the added NICs (their MAC, eth<index>) once it runs behind the target.
+    for (const p of t.added) {
+      await p.binding.connect(p.prepared, dom.guestNetns)
+        .then(() => { dom.nics.set(p.nic.ifName, p); })
+        .catch((e: Error) => console.error(`virt-handler: hot plug ${p.nic.ifName} after migration ${migrationUid}: ${e.message}`));
+    }
     const vmi = this.api.tryGet(VMI, source.namespace, this.vmiName(dom));
     if (vmi && vmi.metadata.uid === dom.vmiUid) {
       const [ns, name] = [vmi.metadata.namespace as string, vmi.metadata.name as string];
       this.faults.guestGone(dom.guestNetns);
       await this.faults.guestPlumbed({ namespace: ns, vm: name, node: dom.active.node, netns: dom.guestNetns, pod: dom.podNic ? dom.active.pod : undefined, launcherGateway: dom.podNic ? this.launcherGateway(dom) : undefined });
       dom.interfaces = this.interfaceStatus(vmi, dom);
-      this.setVmiStatus(vmi, { interfaces: dom.interfaces });
+      this.status.write(VMI, vmi, { interfaces: dom.interfaces });
     }
     return ms;
   }
@@ -447,7 +509,7 @@ export class VirtHandler extends Controller {
 
   private launcherGateway(dom: Domain): string | undefined {
     const pod = [...dom.nics.values()].find((n) => n.binding === this.masquerade);
-    return (pod?.prepared as MasqueradePrepared | undefined)?.info?.guest.gw4;
+    return (pod?.prepared as MasqueradePrepared | undefined)?.plan?.guest.gw4;
   }
 
   /** Release a prepared migration target: its NICs' target side, then its sandbox. */
@@ -456,14 +518,8 @@ export class VirtHandler extends Controller {
     if (!t) return;
     dom.target = undefined;
     for (const [ifName, prepared] of t.prepared) await dom.nics.get(ifName)?.binding.release(prepared).catch(() => undefined);
+    for (const p of t.added) await p.binding.release(p.prepared).catch(() => undefined);
     await stopLauncher(this.fabric, t.launcher);
-  }
-
-  private setVmiStatus(vmi: KObject, patch: Partial<VmiStatus>): void {
-    const cur = (vmi.status ?? {}) as VmiStatus;
-    const conditions = patch.conditions ? mergeConditions(cur.conditions ?? [], patch.conditions) : cur.conditions;
-    vmi.status = { ...cur, ...patch, ...(conditions ? { conditions } : {}) };
-    this.api.update(VMI, vmi.metadata.namespace, vmi.metadata.name as string, vmi, { subresource: 'status' });
   }
 
   async stopAll(): Promise<void> {

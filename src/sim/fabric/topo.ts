@@ -1,17 +1,13 @@
-// The cluster topology: machine-network switch, N nodes, pod network (bridge + VXLAN), pods and guests.
+// The cluster topology: machine-network switch, N nodes, pod network (bridge + VXLAN), pod netns.
+// What runs in a pod (a VM's bindings, its guest) is the pod's owner's: src/sim/virt.
 import type { Duplex } from 'node:stream';
 import { bridgeBatch, frag, ipBatch, run, sh } from './exec.ts';
 import { addrLine, Bridge } from './bridge.ts';
 import { NetnsDialer, connectFrom } from './connect.ts';
 import { applyOverlayDrops, setGuestLoss, setUnderlayLimit } from './faults.ts';
-import {
-  MASQ_GATEWAY_IF, kubevirtTable, masqueradeLinkLines, masqueradeNftBody, masqueradePlan,
-  type MasqueradeGuest, type MasqueradePlan,
-} from './masquerade.ts';
-import { Netns, netnsName, netnsSysctls } from './netns.ts';
+import { Netns, netnsName } from './netns.ts';
 import { Node, POD_BRIDGE } from './node.ts';
 import { Veth } from './veth.ts';
-import { libvirtMac, type GuestDefaults } from './ipam.ts';
 import { MacSpoofCheck } from './attachment.ts';
 import { MachineNetwork } from './machine-network.ts';
 import { NodeBridges } from './node-bridges.ts';
@@ -39,56 +35,10 @@ export interface PodInfo {
   hostIf: string;
 }
 
-export interface MasqueradeInfo {
-  pod: string;
-  podNetns: string;
-  guestNetns: string;
-  guest: GuestDefaults;
-  ports?: number[];
-}
-
 interface PodState {
   info: PodInfo;
   host: number;
   netns: Netns;
-  guest?: { netns: Netns; plan: MasqueradePlan };
-  /** Built ahead of the pod by prepareLauncher(). */
-  prepared?: PreparedLauncher;
-}
-
-/**
- * A virt-launcher netns plumbed before its pod exists: the k6t-eth0 cable to a guest netns and
- * the NAT table for the default binding (all ports, default CIDRs). A boot then
- * only cables it to a node and fixes what its VM changes.
- */
-export interface PreparedLauncher {
-  netns: string;
-  guestNetns: string;
-  plan: MasqueradePlan;
-}
-
-/** What a VM's binding changes on a prepared launcher: the guest MAC, and CIDRs or ports when not the defaults. */
-function preparedFixups(was: MasqueradePlan, want: MasqueradePlan, nftScript: string): string {
-  const out = want.mac === was.mac ? [] : [frag.ip([Veth.setMac('eth0', want.mac)], want.guestNetns)];
-  const cidrs = want.vmCidr4 !== was.vmCidr4 || want.vmCidr6 !== was.vmCidr6 || want.dualStack !== was.dualStack;
-  if (cidrs) {
-    const readdress = masqueradeLinkLines(want).filter((l) => l.startsWith('addr '));
-    out.push(frag.ip([`addr flush dev ${MASQ_GATEWAY_IF} scope global`, ...readdress], want.podNetns));
-  }
-  if (cidrs || (want.ports ?? []).join() !== (was.ports ?? []).join()) out.push(frag.inNetns(want.podNetns, {}, frag.nft(nftScript)));
-  return out.join('\n');
-}
-
-/** Inside an existing launcher netns: forwarding, the k6t-eth0 cable to the guest, the NAT table. */
-function launcherScript(plan: MasqueradePlan): string {
-  return frag.inNetns(plan.podNetns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), [
-    frag.ip(masqueradeLinkLines(plan)),
-    frag.nft(kubevirtTable(plan.podNetns).replaceScript(masqueradeNftBody(plan))),
-  ].join('\n'));
-}
-
-export function guestNetnsName(vmName: string): string {
-  return netnsName('vm-', vmName);
 }
 
 export class Fabric {
@@ -97,7 +47,6 @@ export class Fabric {
   private readonly pods = new Map<string, PodState>();
   private readonly overlayDrops = new Map<string, [Node, Node]>();
   private vethSeq = 0;
-  private preparedSeq = 0;
   private readonly dialer = new NetnsDialer();
   /** Secondary networks: spare NICs and VLANs on the machine network, node bridges, OVN overlays, MAC spoof checks. */
   readonly machineNet: MachineNetwork;
@@ -166,15 +115,18 @@ export class Fabric {
     return s;
   }
 
-  /** A pod on the pod network: netns `pod-<name>` (or a prepared launcher's), eth0 on the node's br-pod, default routes via the node. */
-  async addPod(nodeName: string, podName: string, opts: { launcher?: PreparedLauncher } = {}): Promise<PodInfo> {
+  /**
+   * A pod on the pod network: netns `pod-<name>`, or `netns` when it exists already (a launcher
+   * prepared ahead of its pod), eth0 on the node's br-pod, default routes via the node.
+   */
+  async addPod(nodeName: string, podName: string, opts: { netns?: string } = {}): Promise<PodInfo> {
     if (this.pods.has(podName)) throw new Error(`pod already exists: ${podName}`);
     const node = this.node(nodeName);
     const alloc = node.allocate();
     const hostIf = `veth${(++this.vethSeq).toString(16).padStart(8, '0')}`;
-    const prepared = opts.launcher;
+    const existing = opts.netns !== undefined;
     const info: PodInfo = {
-      name: podName, node: node.name, netns: prepared?.netns ?? netnsName('pod-', podName),
+      name: podName, node: node.name, netns: opts.netns ?? netnsName('pod-', podName),
       ipv4: alloc.ipv4, ipv6: alloc.ipv6, mac: alloc.mac, hostIf,
     };
     const veth = new Veth({
@@ -183,14 +135,14 @@ export class Fabric {
       mtu: this.mtu,
     });
     const ns = new Netns(info.netns);
-    this.pods.set(podName, { info, host: alloc.host, netns: ns, prepared });
+    this.pods.set(podName, { info, host: alloc.host, netns: ns });
     try {
       // One worker job: netns, cable to br-pod, addresses and routes.
       await sh([
-        prepared ? '' : frag.ip([`netns add ${info.netns}`]),
+        existing ? '' : frag.ip([`netns add ${info.netns}`]),
         frag.ip([...veth.createLines(), ...veth.endLines('a')], node.name),
         frag.ip([
-          ...(prepared ? [] : ['link set lo up']),
+          ...(existing ? [] : ['link set lo up']),
           'link set eth0 up',
           addrLine(`${info.ipv4}/24`, 'eth0'),
           `route add default via ${node.gw4} dev eth0`,
@@ -211,81 +163,12 @@ export class Fabric {
     const node = this.node(s.info.node);
     // Deleting the netns destroys eth0 and with it the peer on br-pod, unless something still holds
     // the netns open: the cable goes explicitly too.
-    await Promise.all([this.dialer.close(s.info.netns), s.netns.delete(), s.guest?.netns.delete()]);
+    await Promise.all([this.dialer.close(s.info.netns), s.netns.delete()]);
     await run(['ip', 'link', 'del', s.info.hostIf], { netns: node.name }).catch(() => undefined);
     // Only now is the address free: its MAC is derived from it, and a new pod with the same MAC while
     // the old cable is still on br-pod would split the bridge's forwarding (a migration target takes
     // the address its source just gave up).
     node.release(s.host);
-  }
-
-  /** KubeVirt masquerade binding between the pod and a new guest netns (no guest addresses: DHCP/cloud-init does that). */
-  async plumbMasquerade(pod: string | PodInfo, guest: MasqueradeGuest): Promise<MasqueradeInfo> {
-    const s = this.state(pod);
-    if (s.guest) throw new Error(`pod ${s.info.name} already has a guest (${s.guest.netns.name})`);
-    const plan = masqueradePlan(s.info.netns, guest, this.mtu, this.dualStack && !!s.info.ipv6);
-    const gns = new Netns(guest.netns);
-    s.guest = { netns: gns, plan };
-    if (s.prepared && s.prepared.guestNetns === guest.netns) {
-      const fixups = preparedFixups(s.prepared.plan, plan, kubevirtTable(s.info.netns).replaceScript(masqueradeNftBody(plan)));
-      if (fixups) await sh(fixups);
-    } else {
-      // One worker job: the guest netns, then the launcher side.
-      await sh([guest.precreated ? '' : Netns.addScript([guest.netns]), launcherScript(plan)].join('\n'));
-    }
-    return { pod: s.info.name, podNetns: s.info.netns, guestNetns: gns.name, guest: plan.guest, ports: plan.ports };
-  }
-
-  /**
-   * A migration target's launcher side of the masquerade binding, before the cut-over: forwarding and
-   * the NAT table as the source has them. The gateway (k6t-eth0) comes over at handoverMasquerade().
-   */
-  async prepareMasqueradeTarget(pod: string | PodInfo, from: MasqueradeInfo): Promise<MasqueradeInfo> {
-    const src = this.state(from.pod);
-    if (!src.guest) throw new Error(`pod ${from.pod} has no masquerade guest`);
-    const s = this.state(pod);
-    const plan: MasqueradePlan = { ...src.guest.plan, podNetns: s.info.netns, dualStack: src.guest.plan.dualStack && !!s.info.ipv6 };
-    await sh(frag.inNetns(plan.podNetns, netnsSysctls({ forwarding: true, bridgeNetfilter: false }), frag.nft(kubevirtTable(plan.podNetns).replaceScript(masqueradeNftBody(plan)))));
-    return { pod: s.info.name, podNetns: s.info.netns, guestNetns: plan.guestNetns, guest: plan.guest, ports: plan.ports };
-  }
-
-  /**
-   * The cut-over of a masquerade guest: its cable's launcher end (k6t-eth0, with its MAC) moves into
-   * the target pod's netns and gets the gateway addresses again. The guest's eth0, its addresses and
-   * its neighbour entry for the gateway stay as they are; only the pod IP behind the NAT changes.
-   */
-  async handoverMasquerade(from: string | PodInfo, to: string | PodInfo): Promise<void> {
-    const src = this.state(from);
-    const dst = this.state(to);
-    if (!src.guest) throw new Error(`pod ${src.info.name} has no masquerade guest`);
-    const plan: MasqueradePlan = { ...src.guest.plan, podNetns: dst.info.netns, dualStack: src.guest.plan.dualStack && !!dst.info.ipv6 };
-    const gateways = masqueradeLinkLines(plan).filter((l) => l.startsWith('addr '));
-    await sh([
-      frag.ip([`link set ${MASQ_GATEWAY_IF} netns ${dst.info.netns}`], src.info.netns),
-      frag.ip([...gateways, `link set ${MASQ_GATEWAY_IF} up`], dst.info.netns),
-    ].join('\n'));
-    dst.guest = { netns: src.guest.netns, plan };
-    // The source pod no longer owns the guest: removing it must leave the guest netns alone.
-    src.guest = undefined;
-  }
-
-  /** A launcher netns for a future pod, cabled to `guestNetns` (see PreparedLauncher). */
-  async prepareLauncher(guestNetns: string): Promise<PreparedLauncher> {
-    const netns = netnsName('pod-', `prepared-${process.pid}-${++this.preparedSeq}`);
-    // A libvirt MAC, as the VM gets when it names none; one that names its own gets that at boot.
-    const plan = masqueradePlan(netns, { netns: guestNetns, mac: libvirtMac() }, this.mtu, this.dualStack);
-    await sh([frag.ip([`netns add ${netns}`]), frag.ip(['link set lo up'], netns), launcherScript(plan)].join('\n'));
-    return { netns, guestNetns, plan };
-  }
-
-  /** Drop a prepared launcher that no pod took; its cable's guest end goes with it. */
-  async discardLauncher(l: PreparedLauncher): Promise<void> {
-    await new Netns(l.netns).delete();
-  }
-
-  /** The guest netns of a pod's masquerade binding, if any. */
-  guestNetns(pod: string | PodInfo): Netns | undefined {
-    return this.state(pod).guest?.netns;
   }
 
   connectFrom(netns: string, host: string, port: number): Duplex {
@@ -314,19 +197,6 @@ export class Fabric {
     return setUnderlayLimit(MACHINE_NETNS, this.nodes, mtu, node);
   }
 
-  /** Remove the masquerade SNAT: guest egress leaves with 10.0.2.2 and replies never come back. */
-  async breakMasquerade(pod: string | PodInfo): Promise<void> {
-    const s = this.state(pod);
-    if (!s.guest) throw new Error(`pod ${s.info.name} has no masquerade guest`);
-    await kubevirtTable(s.info.netns).replace(masqueradeNftBody(s.guest.plan, false));
-  }
-
-  async restoreMasquerade(pod: string | PodInfo): Promise<void> {
-    const s = this.state(pod);
-    if (!s.guest) throw new Error(`pod ${s.info.name} has no masquerade guest`);
-    await kubevirtTable(s.info.netns).replace(masqueradeNftBody(s.guest.plan));
-  }
-
   /** Deny VXLAN between two nodes at the machine-network switch. */
   async dropOverlay(a: string, b: string): Promise<void> {
     const [na, nb] = [this.node(a), this.node(b)];
@@ -339,7 +209,7 @@ export class Fabric {
     await applyOverlayDrops(MACHINE_NETNS, [...this.overlayDrops.values()]);
   }
 
-  /** Remove every netns the fabric made (pods, guests, nodes, switch). */
+  /** Remove every netns the fabric made (pods, nodes, switch). */
   async destroy(): Promise<void> {
     await Promise.all([...this.pods.keys()].map((p) => this.removePod(p)));
     await this.machineNet.destroy();

@@ -1,6 +1,8 @@
 // What virt-handler keeps per running VMI: the guest (its netns and agent process), the launcher
 // it runs behind, a migration target launcher while one is prepared, and the plumbed NICs by
 // their guest interface name. The guest outlives its launchers: a migration only swaps them.
+// A NIC hot-unplugged from the guest stays prepared in its launcher until a migration leaves that
+// launcher behind; one added to a running VMI's spec reaches the guest at the next migration.
 import type { GuestInterfaceStatus } from '../guest/config.ts';
 import type { AgentProcess } from '../guest/pool.ts';
 import type { VmiInterfaceStatus } from '../controllers/kubevirt-types.ts';
@@ -19,6 +21,8 @@ export interface TargetLauncher {
   launcher: Launcher;
   /** binding.prepare()'s result on the target, per guest interface name. */
   prepared: Map<string, unknown>;
+  /** NICs in the VMI spec but not in the guest, prepared on the target: connected after the cut-over. */
+  added: PlumbedNic[];
 }
 
 export interface Domain {
@@ -27,6 +31,8 @@ export interface Domain {
   active: Launcher;
   target?: TargetLauncher;
   nics: Map<string, PlumbedNic>;
+  /** Hot-unplugged NICs: out of the guest, still prepared on the active launcher. */
+  unplugged: Map<string, PlumbedNic>;
   /** Where port-forward connects from inside the launcher: the guest's address behind the binding (none without a pod network). */
   guestIP?: string;
   /** The masquerade NIC, reported with the launcher's pod IPs. */

@@ -2,7 +2,8 @@
 // the pod network, and its features (the port-forward listener to the guest). A migrating VMI has
 // two: the active one and the target, so everything a launcher holds is keyed by its pod uid.
 import type { KObject } from '../api/types.ts';
-import type { Fabric, PodInfo, PreparedLauncher } from '../fabric/topo.ts';
+import type { Fabric, PodInfo } from '../fabric/topo.ts';
+import type { WarmLauncher } from './warm-launcher.ts';
 
 export interface Launcher {
   /** The API pod's namespace, name and uid. */
@@ -12,6 +13,8 @@ export interface Launcher {
   node: string;
   /** The fabric's pod (netns, pod IPs). */
   pod: PodInfo;
+  /** The prepared netns the pod took, with the plumbing made in it ahead. */
+  warm?: WarmLauncher;
 }
 
 /** The fabric's name for an API pod: unique per namespace and name. */
@@ -19,10 +22,10 @@ export function fabricPodName(podObj: KObject): string {
   return `${podObj.metadata.namespace}.${podObj.metadata.name}`;
 }
 
-/** The launcher's sandbox on its node: the pod netns with its pod-network eth0 (or an existing netns, a prepared launcher's). */
-export async function startLauncher(fabric: Fabric, podObj: KObject, node: string, prepared?: PreparedLauncher): Promise<Launcher> {
-  const pod = await fabric.addPod(node, fabricPodName(podObj), { launcher: prepared });
-  return { namespace: podObj.metadata.namespace as string, podName: podObj.metadata.name as string, podUid: podObj.metadata.uid as string, node, pod };
+/** The launcher's sandbox on its node: the pod netns with its pod-network eth0 (or a prepared launcher's netns). */
+export async function startLauncher(fabric: Fabric, podObj: KObject, node: string, warm?: WarmLauncher): Promise<Launcher> {
+  const pod = await fabric.addPod(node, fabricPodName(podObj), { netns: warm?.netns });
+  return { namespace: podObj.metadata.namespace as string, podName: podObj.metadata.name as string, podUid: podObj.metadata.uid as string, node, pod, warm };
 }
 
 /** Port-forward (the launcher's feature): keep the listener to the guest's sshd up, so the first SSH finds it. */

@@ -80,11 +80,11 @@ export class NodeMigration implements NodeSide {
     const podObj = this.api.get(POD, plan.namespace, plan.targetPod);
     const vmi = this.api.get(kindOf('kubevirt.io/v1', 'VirtualMachineInstance') as Kind, plan.namespace, plan.vmiName);
     const launcher = await startLauncher(this.fabric, podObj, plan.targetNode);
-    const target = { migrationUid: plan.migrationUid, launcher, prepared: new Map<string, unknown>() };
+    const target = { migrationUid: plan.migrationUid, launcher, prepared: new Map<string, unknown>(), added: [] };
     dom.target = target;
     try {
       // Everything the guest will need on the target is made now, so the cut-over only hands NICs over.
-      for (const [ifName, p] of dom.nics) target.prepared.set(ifName, await p.binding.prepare(launcher, p.nic, vmi, p.prepared));
+      await this.handler.prepareTargetNics(dom, vmi);
       if (dom.guestIP) openPortForward(this.fabric, launcher, dom.guestIP, `${plan.namespace}/${plan.vmiName} (target)`);
       this.handler.markPodRunning(podObj, launcher);
       const { netns, address } = this.migrationAddress(plan.targetNode);

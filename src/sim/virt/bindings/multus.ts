@@ -14,10 +14,13 @@ export interface MultusPrepared {
 }
 
 export class MultusBinding implements Binding<MultusPrepared> {
-  readonly hotUnplug = true as const;
+  /** Bridge NICs can be hot-unplugged; SR-IOV ones cannot (§8.9, as admission refuses `state: absent` on them). */
+  readonly hotUnplug: true | string;
   readonly migratable = true as const;
 
-  constructor(readonly name: 'bridge' | 'sriov', private readonly multus: Multus) {}
+  constructor(readonly name: 'bridge' | 'sriov', private readonly multus: Multus) {
+    this.hotUnplug = name === 'sriov' ? 'SR-IOV interfaces cannot be hot-unplugged' : true;
+  }
 
   async prepare(launcher: Launcher, nic: Nic, vmi: KObject, from?: MultusPrepared): Promise<MultusPrepared> {
     const { nad, plugin, config } = this.multus.resolve(vmi.metadata.namespace as string, nic.network.multus?.networkName as string);
