@@ -98,7 +98,9 @@ async function preflight(args: string[]): Promise<void> {
   else console.log(`target: Kubernetes ${facts.kubernetesVersion}${facts.kubevirtVersion ? `, KubeVirt ${facts.kubevirtVersion}` : ''}, ${facts.schedulableNodes.length} schedulable nodes, ${facts.dualStack ? 'dual-stack' : 'single-stack'}, ${facts.groups.length} API groups`);
   const { loadProfile } = await import('./fixtures/profile.ts');
   const tests = await listSuites((flags.config as string | undefined) ?? 'playwright.config.ts', rest);
-  const r = formatPreflight(tests, facts, loadProfile(target));
+  // A sim's profile includes the keys it published beside the kubeconfig it is reached by.
+  const simKubeconfig = (flags.kubeconfig as string | undefined) ?? process.env.KVNET_SIM_KUBECONFIG;
+  const r = formatPreflight(tests, facts, target === 'sim' ? loadProfile('sim', undefined, simKubeconfig) : loadProfile('cluster'));
   console.log(`\nrequirements (profile for target ${target}${process.env.KVNET_PROFILE ? `, KVNET_PROFILE=${process.env.KVNET_PROFILE}` : ''}):\n${r.text}`);
   console.log(`\n${r.total - r.unmetTests} of ${r.total} tests can run; ${r.unmetTests} will skip for an unmet requirement`);
 }

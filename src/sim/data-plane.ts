@@ -1,79 +1,44 @@
-// The node side of the sim: the fabric, and the controllers that need it.
+// The node side of the sim: the fabric the topology describes, then each module's node-side parts
+// in MODULES order (src/sim/modules), the faults they bring, and the admin socket.
 import type { SimCluster } from './cluster.ts';
-import type { KubeScheduler } from './controllers/kube-scheduler.ts';
-import { VirtApi } from './controllers/virt-api.ts';
-import { VirtHandler } from './controllers/virt-handler.ts';
 import { Fabric } from './fabric/topo.ts';
 import { shapeNodeNics } from './fabric/shape.ts';
-import { serveAdmin } from './admin.ts';
-import { Faults, registerPodNetworkFaults } from './faults.ts';
+import { serveAdmin, type AdminRoutes } from './admin.ts';
+import { Faults, type FaultHandler, type FaultName } from './faults.ts';
 import { Multus } from './cni/multus.ts';
 import type { DataPlane } from './sim.ts';
-import type { EndpointsController } from './controllers/endpoints.ts';
-import type { MetalLB } from './controllers/metallb.ts';
-import { startServiceNetwork } from './service-network.ts';
-import { installSriov } from './controllers/sriov-install.ts';
-import { startSecondaryNetworks } from './secondary-networks.ts';
-import { NodeMigration } from './virt/node-migration.ts';
-import { MasqueradeBinding } from './virt/bindings/masquerade.ts';
-import { VirtOperator } from './controllers/virt-operator.ts';
-import type { MigrationPlan, NodeSide } from './virt/node-side.ts';
+import { MODULES } from './modules/index.ts';
+import type { ControlContext, DataPlaneContext, DataPlaneParts, SimModule } from './modules/module.ts';
+import type { KubevirtSubresources } from './api/server.ts';
 
-/** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
-export const CLUSTER_DNS_IP = '172.30.0.10';
-
-/** The data plane, and its node side of live migration for the control plane's migration controller. */
-export interface NodeDataPlane extends DataPlane {
-  nodeSide: NodeSide;
-}
-
-export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController; metallb?: MetalLB; scheduler?: KubeScheduler } = {}): Promise<NodeDataPlane> {
+export async function startDataPlane(cluster: SimCluster, stateDir: string, control: ControlContext, modules: readonly SimModule[] = MODULES): Promise<DataPlane> {
   const s = cluster.settings;
   const fabric = await Fabric.create({ nodes: s.nodes, mtu: s.mtu, dualStack: s.dualStack });
   await shapeNodeNics(fabric, s.nicRateGbps);
-  const api = cluster.registry;
   const faults = new Faults();
-  // One masquerade binding: virt-handler plumbs through it, the masquerade-nat-broken fault breaks it.
-  const masquerade = new MasqueradeBinding(fabric);
-  registerPodNetworkFaults(faults, fabric, masquerade);
-  const multus = new Multus(api);
-  const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults, multus, masquerade);
-  const services = await startServiceNetwork(cluster, fabric, stateDir, faults, control, CLUSTER_DNS_IP);
-  const sriov = await installSriov(api, fabric, multus, faults);
-  // virt-handler's own pods (the DaemonSet): migration streams run between them.
-  const operator = new VirtOperator(api, fabric, multus);
-  const nodeSide = new NodeMigration(api, fabric, handler, faults, operator);
-  const admin = await serveAdmin(stateDir, faults, { '/node-side/migrate': (body) => migrateForTest(nodeSide, body as MigrationPlan) });
-  // The scheduler runs in the control plane; SR-IOV capacity is a filter only the fabric can answer.
-  control.scheduler?.addFilter(sriov.schedulerFilter);
-  cluster.use(handler).use(operator);
-  for (const c of sriov.controllers) cluster.use(c);
-  for (const c of startSecondaryNetworks(api, fabric, multus, faults)) cluster.use(c);
+  const ctx: DataPlaneContext = { ...control, fabric, stateDir, multus: new Multus(cluster.registry), faults };
+  const started: DataPlaneParts[] = [];
+  const admin: AdminRoutes = {};
+  let subresources: KubevirtSubresources | undefined;
+  for (const m of modules) {
+    const p = m.dataPlane ? await m.dataPlane(ctx) : {};
+    started.push(p);
+    for (const plugin of p.cni ?? []) ctx.multus.register(plugin);
+    // The scheduler runs in the control plane; some of its filters only the fabric can answer.
+    for (const f of p.schedulerFilters ?? []) control.scheduler?.addFilter(f);
+    for (const [name, h] of Object.entries(p.faults ?? {}) as [FaultName, FaultHandler | undefined][]) if (h) faults.register(name, h);
+    for (const c of p.controllers ?? []) cluster.use(c);
+    Object.assign(admin, p.admin);
+    if (p.subresources) subresources = p.subresources;
+    if (p.nodeSide && control.migrations) control.migrations.nodeSide = p.nodeSide;
+  }
+  const adminServer = await serveAdmin(stateDir, faults, admin);
   return {
-    nodeSide,
-    subresources: new VirtApi(api, handler, (netns, host, port) => fabric.dial(netns, host, port)),
+    subresources,
     async stop() {
-      admin.close();
-      await services.stop();
-      await handler.stopAll();
+      adminServer.close();
+      for (const p of started.reverse()) await p.stop?.();
       await fabric.destroy();
     },
   };
-}
-
-/**
- * The node side alone, for self-tests (admin socket only): prepare the target, copy, cut over, as
- * the migration controller's stages would; a failure undoes the target and is the answer.
- */
-async function migrateForTest(nodeSide: NodeSide, plan: MigrationPlan): Promise<unknown> {
-  const started = Date.now();
-  const { targetNodeAddress } = await nodeSide.prepareTarget(plan);
-  const progress: { t: number; processed: number }[] = [];
-  try {
-    await nodeSide.migrate(plan, targetNodeAddress, (p) => progress.push({ t: Date.now() - started, processed: p.dataProcessedBytes }), new AbortController().signal);
-    return { ok: true, targetNodeAddress, ms: Date.now() - started, progress };
-  } catch (e) {
-    await nodeSide.abortTarget(plan);
-    return { ok: false, reason: (e as Error).message, targetNodeAddress, ms: Date.now() - started, progress };
-  }
 }

@@ -1,9 +1,8 @@
 // Sim-only fault injection. Each fault is a small, real change to the data plane or to a
 // controller, so the suite that checks the capability turns red for the real reason.
-// Components register the faults they own; the admin endpoint only looks them up here.
-import type { Fabric, PodInfo } from './fabric/topo.ts';
-import type { MasqueradeBinding } from './virt/bindings/masquerade.ts';
-import { defaultUnderlayLimit } from './fabric/faults.ts';
+// Each module (src/sim/modules) names the faults it owns and the data plane registers them; the
+// admin endpoint only looks them up here.
+import type { PodInfo } from './fabric/topo.ts';
 
 /** Every fault the sim knows; components register each under one of these names. */
 export const FAULT_NAMES = [
@@ -137,49 +136,4 @@ export class Faults {
   guestGone(netns: string): void {
     this.guestsByNetns.delete(netns);
   }
-}
-
-/** The pod network's own faults. */
-export function registerPodNetworkFaults(faults: Faults, fabric: Fabric, masquerade: MasqueradeBinding): void {
-  const withPod = (gs: GuestInfo[]) => gs.flatMap((g) => (g.pod ? [g.pod] : []));
-  faults.register('masquerade-nat-broken', {
-    description: 'virt-launcher NAT loses its SNAT rule: guest egress leaves as 10.0.2.2 and replies never return (selector: namespace, vm, node)',
-    scopes: ['namespace', 'vm', 'node'],
-    set: async (spec) => { await Promise.all(withPod(faults.guests(spec.selector)).map((p) => masquerade.setSnat(p, false).catch(() => undefined))); },
-    clear: async (spec) => { await Promise.all(withPod(faults.guests(spec.selector)).map((p) => masquerade.setSnat(p, true).catch(() => undefined))); },
-    onGuestPlumbed: async (g) => { if (g.pod) await masquerade.setSnat(g.pod, false); },
-  });
-  faults.register('pod-network-loss', {
-    description: 'nftables drops a share of every packet VMs send, on the pod network and every secondary NIC; the port-forward (SSH) path is spared (spec: {percent}, selector: namespace, vm, node)',
-    scopes: ['namespace', 'vm', 'node'],
-    set: async (spec) => {
-      const pct = spec.percent ?? 30;
-      if (typeof pct !== 'number' || !(pct > 0 && pct <= 100)) throw new Error('pod-network-loss needs "percent" from 1 to 100');
-      await Promise.all(faults.guests(spec.selector).map((g) => fabric.setGuestLoss(g.netns, pct, g.launcherGateway)));
-    },
-    clear: async (spec) => { await Promise.all(faults.guests(spec.selector).map((g) => fabric.setGuestLoss(g.netns, 0).catch(() => undefined))); },
-    onGuestPlumbed: (g, spec) => fabric.setGuestLoss(g.netns, spec.percent ?? 30, g.launcherGateway),
-  });
-  const pairs = (spec: FaultSpec): [string, string][] => {
-    if (spec.nodes) return [spec.nodes];
-    const names = fabric.nodes.map((n) => n.name);
-    return names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b] as [string, string]));
-  };
-  faults.register('overlay-drop', {
-    description: 'the machine-network switch drops the node-to-node tunnels, pod-network VXLAN and OVN layer2 overlay alike (one Geneve tunnel in OVN-Kubernetes) (spec: {nodes: [a, b]}, default every pair)',
-    set: async (spec) => { for (const [a, b] of pairs(spec)) await fabric.dropOverlay(a, b); },
-    clear: async (spec) => { for (const [a, b] of pairs(spec)) await fabric.restoreOverlay(a, b); },
-  });
-  faults.register('overlay-mtu-low', {
-    description: `the node-to-node path (pod-network VXLAN, OVN overlay, bridge and localnet uplinks) silently drops packets larger than spec.mtu (default ${defaultUnderlayLimit(fabric.mtu)} for pod MTU ${fabric.mtu}): a PMTU black hole (selector: node)`,
-    scopes: ['node'],
-    set: async (spec) => {
-      const mtu = spec.mtu ?? defaultUnderlayLimit(fabric.mtu);
-      if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 576 || mtu >= fabric.mtu) {
-        throw new Error(`overlay-mtu-low needs "mtu" as a whole number from 576 to ${fabric.mtu - 1} (below the pod MTU ${fabric.mtu})`);
-      }
-      await fabric.setUnderlayLimit(mtu, spec.selector?.node);
-    },
-    clear: () => fabric.setUnderlayLimit(undefined),
-  });
 }

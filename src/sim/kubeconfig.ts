@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import YAML from 'yaml';
+import { publishedProfilePath, type ProfileKeys } from '../fixtures/profile.ts';
 
 export function kubeconfigYaml(server: string, token: string, caPem: string, name = 'kvnet-sim'): string {
   return YAML.stringify({
@@ -37,11 +38,21 @@ export function writeSimLocator(kubeconfig: string, loc: SimLocator): void {
   writeFileSync(simLocatorPath(kubeconfig), `${JSON.stringify(loc)}\n`, { mode: 0o600 });
 }
 
-/** Removes the locator if it is still this sim's (a newer sim may have written its own). */
+/** The profile keys this sim offers, where the harness's sim project reads them (publishedProfilePath). */
+export function writePublishedProfile(kubeconfig: string, keys: ProfileKeys): void {
+  writeFileSync(publishedProfilePath(kubeconfig), `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
+}
+
+/**
+ * Removes the locator and the published profile if they are still this sim's (a newer sim may
+ * have written its own; the locator says whose they are).
+ */
 export function removeSimLocator(kubeconfig: string, stateDir: string): void {
   try {
     const cur = JSON.parse(readFileSync(simLocatorPath(kubeconfig), 'utf8')) as Partial<SimLocator>;
-    if (cur.stateDir === stateDir) rmSync(simLocatorPath(kubeconfig), { force: true });
+    if (cur.stateDir !== stateDir) return;
+    rmSync(publishedProfilePath(kubeconfig), { force: true });
+    rmSync(simLocatorPath(kubeconfig), { force: true });
   } catch {
     // none, or not ours to judge: leave it
   }

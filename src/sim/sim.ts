@@ -1,19 +1,12 @@
 // One running sim: control plane (registry, admission, controllers, API server) and, when asked,
-// the data plane in the sandbox this process runs in.
-import { mutateMigration, validate as validateAdmission } from './api/admission/index.ts';
+// the data plane in the sandbox this process runs in. Both are loops over MODULES (src/sim/modules).
+import type { EvictionWebhook } from './api/eviction.ts';
 import { ApiServer, type KubevirtSubresources } from './api/server.ts';
-import { serviceAllocator } from './api/service-allocator.ts';
 import { SimCluster, type SimSettings } from './cluster.ts';
-import { EndpointsController } from './controllers/endpoints.ts';
-import { HyperConvergedController } from './controllers/hyperconverged.ts';
-import { KubeScheduler } from './controllers/kube-scheduler.ts';
-import { MetalLB } from './controllers/metallb.ts';
 import { VirtApi } from './controllers/virt-api.ts';
-import { VirtController } from './controllers/virt-controller.ts';
-import { EvacuationController } from './virt/evacuation-controller.ts';
-import { MigrationController } from './virt/migration-controller.ts';
-import { podEvictionAdmitter } from './virt/pod-eviction-admitter.ts';
-import type { NodeSide } from './virt/node-side.ts';
+import { admission, MODULES, seedCluster } from './modules/index.ts';
+import type { ControlContext } from './modules/module.ts';
+import type { MigrationController } from './virt/migration-controller.ts';
 
 export interface SimOptions {
   settings: SimSettings;
@@ -33,9 +26,8 @@ export interface SimOptions {
 }
 
 export interface DataPlane {
-  subresources: KubevirtSubresources;
-  /** The virt-handlers' side of live migration; without it migrations wait in Scheduled. */
-  nodeSide?: NodeSide;
+  /** virt-api's subresources with the node side behind them (port-forward); undefined: the control plane's. */
+  subresources?: KubevirtSubresources;
   stop(): Promise<void>;
 }
 
@@ -44,30 +36,32 @@ export class Sim {
 
   static async start(opts: SimOptions): Promise<Sim> {
     const cluster = new SimCluster(opts.settings);
-    cluster.registry.mutators.push(serviceAllocator(opts.settings), mutateMigration);
-    cluster.registry.validators.push(validateAdmission);
-    cluster.seed();
-    // Service networking's control plane runs with or without packets.
-    const endpoints = new EndpointsController(cluster.registry);
-    cluster.use(endpoints);
-    const metallb = opts.settings.externalNet ? new MetalLB(cluster.registry) : undefined;
-    if (metallb) cluster.use(metallb);
-    // KubeVirt's and the scheduler's control loops run with or without packets: the stage tests need no fabric.
-    const scheduler = new KubeScheduler(cluster.registry);
-    const migrations = new MigrationController(cluster.registry, opts.settings);
-    if (opts.workloadControllers ?? true) cluster.use(scheduler).use(new VirtController(cluster.registry)).use(migrations).use(new EvacuationController(cluster.registry)).use(new HyperConvergedController(cluster.registry));
+    const { registry, settings } = cluster;
+    for (const m of MODULES) registry.mutators.push(...(m.mutators?.(settings) ?? []));
+    registry.validators.push(admission(MODULES));
+    seedCluster(registry, settings, MODULES);
+    // Control loops run with or without packets: the stage tests need no fabric.
+    const control: ControlContext = { registry, settings };
+    let subresources: KubevirtSubresources | undefined;
+    const evictionWebhooks: EvictionWebhook[] = [];
+    for (const m of MODULES) {
+      const p = m.control?.(control) ?? {};
+      for (const c of p.controllers ?? []) cluster.use(c);
+      if (opts.workloadControllers ?? true) for (const c of p.workload ?? []) cluster.use(c);
+      subresources = p.subresources ?? subresources;
+      evictionWebhooks.push(...(p.evictionWebhooks ?? []));
+    }
+    if (!control.migrations) throw new Error('no module made the migration controller (live-migration)');
     let dataPlane: DataPlane | undefined;
     if (opts.dataPlane) {
       // Loaded lazily: the fabric needs the sandbox, the control plane alone does not.
       const { startDataPlane } = await import('./data-plane.ts');
-      dataPlane = await startDataPlane(cluster, opts.stateDir, { endpoints, metallb, scheduler });
-      if (dataPlane.nodeSide) migrations.nodeSide = dataPlane.nodeSide;
+      dataPlane = await startDataPlane(cluster, opts.stateDir, control, MODULES);
     }
     cluster.start();
-    const subresources = dataPlane?.subresources ?? new VirtApi(cluster.registry);
-    const api = new ApiServer({ registry: cluster.registry, token: opts.token, tls: opts.tls, subresources, evictionWebhooks: [podEvictionAdmitter(cluster.registry)] });
+    const api = new ApiServer({ registry, token: opts.token, tls: opts.tls, subresources: dataPlane?.subresources ?? subresources ?? new VirtApi(registry), evictionWebhooks });
     await api.listen(opts.listen);
-    return new Sim(cluster, api, migrations, dataPlane);
+    return new Sim(cluster, api, control.migrations, dataPlane);
   }
 
   async stop(): Promise<void> {

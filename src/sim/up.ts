@@ -8,7 +8,9 @@ import { DEFAULT_SETTINGS, type SimSettings } from './cluster.ts';
 import { Edge } from './edge.ts';
 import { startSandbox, type SandboxProcess } from './fabric/sandbox.ts';
 import { HostForwarder } from './ingress/host-forwarder.ts';
-import { removeSimLocator, writeKubeconfig, writeSimLocator } from './kubeconfig.ts';
+import { removeSimLocator, writeKubeconfig, writePublishedProfile, writeSimLocator } from './kubeconfig.ts';
+import { simProfile } from './modules/index.ts';
+import { TOPOLOGY } from './topology.ts';
 import { Sim, type SimOptions } from './sim.ts';
 import { makeServingCert } from './tls.ts';
 
@@ -96,6 +98,7 @@ export async function startSim(opts: StartSimOptions = {}): Promise<SimHandle> {
   }
   writeKubeconfig(kubeconfig, server, token, tls.caPem);
   writeSimLocator(kubeconfig, { server, stateDir });
+  writePublishedProfile(kubeconfig, simProfile(TOPOLOGY));
   let stopped: Promise<void> | undefined;
   return {
     kubeconfig, server, token, caPem: tls.caPem, stateDir, settings,

@@ -1,7 +1,8 @@
 // Boundary values of the numeric rules, and the helpers exported for the lead.
 import { test, expect } from '@playwright/test';
 import { join } from 'node:path';
-import { parseNadConfig, validate, vmNadIpamWarning, isUnicastMac, findNic } from '../../src/sim/api/admission/index.ts';
+import { parseNadConfig, vmNadIpamWarning, isUnicastMac, findNic } from '../../src/sim/api/admission/index.ts';
+import { validate } from '../../src/sim/modules/index.ts';
 import type { KObject } from '../../src/sim/api/types.ts';
 import { SEED_DIR, loadObjects, request } from './helpers.ts';
 

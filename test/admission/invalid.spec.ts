@@ -1,7 +1,7 @@
 // Each invalid fixture is rejected with a cause on its `# expect-field`.
 import { test, expect } from '@playwright/test';
 import { join } from 'node:path';
-import { validate } from '../../src/sim/api/admission/index.ts';
+import { validate } from '../../src/sim/modules/index.ts';
 import type { KObject } from '../../src/sim/api/types.ts';
 import { FakeStore, INVALID_DIR, SEED_DIR, headers, loadObjects, request, yamlFiles } from './helpers.ts';
 

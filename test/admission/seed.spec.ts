@@ -2,7 +2,7 @@
 // objects, then applied in file order as `kubectl apply -f dir/` would.
 import { test, expect } from '@playwright/test';
 import { join } from 'node:path';
-import { validate } from '../../src/sim/api/admission/index.ts';
+import { validate } from '../../src/sim/modules/index.ts';
 import { FakeStore, SEED_DIR, loadObjects, request, yamlFiles } from './helpers.ts';
 
 const files = yamlFiles(SEED_DIR);

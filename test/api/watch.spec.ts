@@ -4,6 +4,7 @@ import { test, expect } from '@playwright/test';
 import * as k8s from '@kubernetes/client-node';
 import { ApiServer } from '../../src/sim/api/server.ts';
 import { DEFAULT_SETTINGS, SimCluster } from '../../src/sim/cluster.ts';
+import { seedCluster } from '../../src/sim/modules/index.ts';
 import { makeServingCert } from '../../src/sim/tls.ts';
 import type { KObject } from '../../src/sim/api/types.ts';
 import { NO_KUBECTL, type TestSim, VM_GVR, eventually, hasKubectl, kubectl, namespace, startTestSim, vm } from './helpers.ts';
@@ -113,7 +114,7 @@ test.describe('bookmarks', () => {
   test.beforeAll(async () => {
     const tls = makeServingCert();
     cluster = new SimCluster(DEFAULT_SETTINGS);
-    cluster.seed();
+    seedCluster(cluster.registry, cluster.settings);
     cluster.start();
     server = new ApiServer({ registry: cluster.registry, token: 'bookmark-token', tls, bookmarkSeconds: 1 });
     await server.listen(0);

@@ -7,7 +7,7 @@ import { generateKeyPair, type SshKeyPair } from '../../src/guest/keys.ts';
 import { Kube, type KObject } from '../../src/kube/client.ts';
 import { sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
 import { Lab, Scope, type LabVm } from '../../src/fixtures/lab.ts';
-import { defaultProfile } from '../../src/fixtures/profile.ts';
+import { loadProfile } from '../../src/fixtures/profile.ts';
 import type { SimSettings } from '../../src/sim/cluster.ts';
 import { startSim, type SimHandle } from '../../src/sim/up.ts';
 
@@ -30,7 +30,7 @@ export class DataPlaneSim {
   /** The harness's own VM code (src/fixtures/lab.ts) on this sim's namespace and key Secret. */
   readonly scope: Scope;
   private constructor(readonly sim: SimHandle, readonly kube: Kube, readonly keys: SshKeyPair, readonly namespace: string) {
-    this.scope = new Scope(new Lab(kube, defaultProfile('sim'), keys, 'selftest', 'sim'), namespace, 'ssh-key');
+    this.scope = new Scope(new Lab(kube, loadProfile('sim', '', sim.kubeconfig), keys, 'selftest', 'sim'), namespace, 'ssh-key');
   }
 
   static async start(id: string, settings: Partial<SimSettings> = {}, namespace = 'selftest'): Promise<DataPlaneSim> {

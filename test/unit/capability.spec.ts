@@ -3,13 +3,15 @@ import { expect, test } from '@playwright/test';
 import { defaultProfile } from '../../src/fixtures/profile.ts';
 import { describeRequirement, requirementAnnotation, requirementsOf, requires, unmet } from '../../src/fixtures/requirements.ts';
 import { capabilityAnnotations, details } from '../../src/fixtures/capability.ts';
+import { simProfile } from '../../src/sim/modules/index.ts';
 import type { ClusterFacts } from '../../src/kube/discovery.ts';
 
 const facts: ClusterFacts = {
   kubernetesVersion: 'v1.31.0', groups: ['kubevirt.io', 'k8s.cni.cncf.io'], schedulableNodes: ['n1'], dualStack: false,
   nodeResources: ['cpu', 'memory', 'openshift.io/vfs'], namespaces: ['default', 'metallb-system'],
 };
-const sim = defaultProfile('sim');
+// The sim's profile with the keys it publishes (its spare NICs among them).
+const sim = { ...defaultProfile('sim'), secondary: { ...defaultProfile('sim').secondary, ...simProfile().secondary } };
 const cluster = defaultProfile('cluster');
 
 test('each kind: met, and unmet with the reason the skip shows', () => {

@@ -2,13 +2,13 @@
 // on the launcher's node and moves it into the guest as the interface's NIC with its MAC. The
 // NAD's vlan, spoofchk, trust, link_state and max_tx_rate go to the VF (enforced by SriovFabric).
 // No IPAM result reaches the guest: with VFIO passthrough the guest configures the VF itself.
-import type { Faults } from '../faults.ts';
+import type { FaultHandler, FaultName, Faults } from '../faults.ts';
 import type { SriovFabric, VfSettings } from '../fabric/sriov.ts';
 import type { SriovDevicePlugin } from '../controllers/sriov-device-plugin.ts';
 import { RESOURCE_ANNOTATION } from '../controllers/sriov-network-operator.ts';
 import type { AttachContext, AttachResult, CniPlugin } from './plugin.ts';
 
-export const VF_NOT_MOVED = 'vf-not-moved';
+export const VF_NOT_MOVED: FaultName = 'vf-not-moved';
 /** How long attach waits for a VF a just-deleted pod still holds (its teardown runs concurrently). */
 const ALLOCATE_WAIT_MS = 5000;
 
@@ -85,11 +85,13 @@ export class SriovCni implements CniPlugin {
   }
 
   /** The fault: VFs stay in the node netns, so the guest NIC never appears. */
-  registerFaults(faults: Faults): void {
-    faults.register(VF_NOT_MOVED, {
-      description: 'the sriov CNI leaves the VF in the node netns: the guest gets no SR-IOV NIC (applies to VMs started while set)',
-      set: async () => undefined,
-      clear: async () => undefined,
-    });
+  faultHandlers(): Partial<Record<FaultName, FaultHandler>> {
+    return {
+      [VF_NOT_MOVED]: {
+        description: 'the sriov CNI leaves the VF in the node netns: the guest gets no SR-IOV NIC (applies to VMs started while set)',
+        set: async () => undefined,
+        clear: async () => undefined,
+      },
+    };
   }
 }

@@ -71,16 +71,15 @@ export class VirtHandler extends Controller {
     this.bridgeBinding = new MultusBinding('bridge', multus);
     this.sriovBinding = new MultusBinding('sriov', multus);
     this.refresher = setInterval(() => this.refreshInterfaces(), 1000);
-    faults.register('guest-agent-down', {
-      description: 'the QEMU guest agent of the selected VMs stops answering: status.interfaces keeps only what the domain knows (no guest-reported addresses) (selector: namespace, vm, node)',
-      scopes: ['namespace', 'vm', 'node'],
-      set: async (spec) => { this.agentDown = spec.selector ?? {}; },
-      clear: async () => { this.agentDown = undefined; },
-    });
   }
 
   /** The guest-agent-down fault's scope, while it is set. */
   private agentDown: FaultSelector | undefined;
+
+  /** The guest-agent-down fault (modules/kubevirt.ts): the selected VMs' agents go silent; undefined: they answer. */
+  setAgentDown(sel: FaultSelector | undefined): void {
+    this.agentDown = sel;
+  }
 
   /** Whether virt-handler hears from this VMI's guest agent. */
   private agentAnswers(vmi: KObject, dom: Domain): boolean {

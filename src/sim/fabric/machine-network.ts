@@ -12,28 +12,19 @@ import type { Node } from './node.ts';
 import { Veth } from './veth.ts';
 import { ipLine } from './line.ts';
 import type { ChildProcess } from 'node:child_process';
+import { cabledNics, nicWithRole, nicsWithRole, TOPOLOGY } from '../topology.ts';
 
 /** Spare NICs every node gets on the machine network (eth0 carries the node IP and the overlays). */
-export const SPARE_NICS = ['eth1', 'eth2'];
+export const SPARE_NICS = nicsWithRole('bridge-port');
 /** OpenShift's external bridge (an OVS bridge there, a Linux bridge here) and its uplink NIC. */
-export const EXTERNAL_BRIDGE = 'br-ex';
-export const EXTERNAL_UPLINK = 'eth3';
-/**
- * A NIC kept free for the §8.11 dedicated migration network (a macvlan master): eth1/eth2 become
- * Linux bridge ports under the bridge suites' NNCPs, and a macvlan on a bridge port fails (EBUSY).
- */
-export const MIGRATION_NIC = 'eth4';
+export const EXTERNAL_BRIDGE = TOPOLOGY.externalBridge.name;
+export const EXTERNAL_UPLINK = TOPOLOGY.externalBridge.uplink;
+/** The NIC kept free for the dedicated migration network (see the topology's `migration` role). */
+export const MIGRATION_NIC = nicWithRole('migration');
 /** A host outside the cluster on the machine network, for localnet and underlay checks. */
-export const MACHINE_HOST_NETNS = 'machine-host';
+export const MACHINE_HOST_NETNS = TOPOLOGY.outsideHost.netns;
 const LEAK_HUB = 'vlan-leak';
-export const MACHINE_HOST = {
-  native: '192.168.126.250/24',
-  /** Underlay VLANs the host is on: id → its address there. */
-  vlans: { 300: '172.16.30.250/24' } as Record<number, string>,
-  /** A TCP responder that answers every connection with this text. */
-  port: 8080,
-  text: 'machine-host',
-};
+export const MACHINE_HOST = TOPOLOGY.outsideHost;
 
 /** A Linux interface name (IFNAMSIZ 15): kept when it fits, else shortened with a hash. */
 export function ifName(want: string): string {
@@ -60,7 +51,7 @@ export class MachineNetwork {
 
   constructor(private readonly machine: Netns, private readonly machineBridge: string, private readonly nodes: Node[], readonly mtu: number) {}
 
-  /** eth1, eth2 and the migration NIC on every node; br-ex with its uplink; the machine host. */
+  /** The topology's NICs on every node (spare, uplink, migration); br-ex with its uplink; the machine host. */
   async build(): Promise<void> {
     // Spare NICs share eth0's L2. Without arp_ignore a node answers ARP for its IP on every one of
     // them (Linux's weak host model), peers may send the pod overlay to a spare NIC's MAC, and that
@@ -68,7 +59,7 @@ export class MachineNetwork {
     const arp = { 'net.ipv4.conf.all.arp_ignore': 1, 'net.ipv4.conf.default.arp_ignore': 1, 'net.ipv4.conf.all.arp_announce': 2, 'net.ipv4.conf.default.arp_announce': 2 };
     await sh(this.nodes.map((n) => frag.inNetns(n.name, arp)).join('\n'));
     await Promise.all(this.nodes.map(async (n) => {
-      for (const nic of [...SPARE_NICS, EXTERNAL_UPLINK, MIGRATION_NIC]) await this.addNodeNic(n.name, nic);
+      for (const nic of cabledNics()) await this.addNodeNic(n.name, nic);
       await n.netns.ip([`link add ${EXTERNAL_BRIDGE} type bridge`, `link set ${EXTERNAL_BRIDGE} mtu ${this.mtu} up`, `link set ${EXTERNAL_UPLINK} master ${EXTERNAL_BRIDGE}`]);
     }));
     await this.buildHost();

@@ -2,9 +2,10 @@
 import { Bridge } from './bridge.ts';
 import { macFromIp4, nthAddress } from './ipam.ts';
 import { Netns } from './netns.ts';
+import { TOPOLOGY } from '../topology.ts';
 import { Vxlan, type VxlanPeer } from './vxlan.ts';
 
-export const UNDERLAY_CIDR = '192.168.126.0/24';
+export const UNDERLAY_CIDR = TOPOLOGY.machineNetwork.cidr;
 export const VXLAN_VNI = 4242;
 export const VXLAN_PORT = 4789;
 export const POD_BRIDGE = 'br-pod';
@@ -27,7 +28,7 @@ export class Node {
     if (index < 1 || index > 200) throw new Error(`node index out of range: ${index}`);
     this.name = `node-${index}`;
     this.netns = new Netns(this.name);
-    this.underlayIp = nthAddress(UNDERLAY_CIDR, 10 + index);
+    this.underlayIp = nthAddress(UNDERLAY_CIDR, TOPOLOGY.machineNetwork.nodeAddressOffset + index);
     this.podCidr4 = `10.128.${index - 1}.0/24`;
     this.gw4 = nthAddress(this.podCidr4, 1);
     this.podCidr6 = `fd01:0:0:${index.toString(16)}::/64`;

@@ -6,7 +6,7 @@
 // (this kernel has no fq_codel, sfq or tbf; htb, pfifo and bfifo are there).
 import { sh } from './exec.ts';
 import { ipLine } from './line.ts';
-import { SPARE_NICS, EXTERNAL_UPLINK, MIGRATION_NIC } from './machine-network.ts';
+import { cabledNics } from '../topology.ts';
 import { MACHINE_NETNS, type Fabric } from './topo.ts';
 
 export interface LinkEnd {
@@ -68,7 +68,7 @@ export function nodeNicLinks(fabric: Fabric): Link[] {
   return fabric.nodes.flatMap((n) => [
     { a: { netns: n.name, dev: 'eth0' }, b: { netns: MACHINE_NETNS, dev: `m-${n.name}` } },
     ...fabric.machineNet.nodeNics(n.name)
-      .filter((nic) => [...SPARE_NICS, EXTERNAL_UPLINK, MIGRATION_NIC].includes(nic.name))
+      .filter((nic) => cabledNics().includes(nic.name))
       .map((nic) => ({ a: { netns: n.name, dev: nic.name }, b: { netns: MACHINE_NETNS, dev: nic.switchPort } })),
   ]);
 }

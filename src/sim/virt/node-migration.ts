@@ -13,7 +13,7 @@ import type { VirtHandler } from '../controllers/virt-handler.ts';
 import type { HandlerEndpoint } from '../controllers/virt-operator.ts';
 import { NftTable } from '../fabric/nft-table.ts';
 import { MACHINE_NETNS, type Fabric } from '../fabric/topo.ts';
-import type { Faults } from '../faults.ts';
+import type { FaultHandler, FaultName } from '../faults.ts';
 import { domainMigratable, type Domain } from './domain.ts';
 import { openPortForward, startLauncher } from './launcher.ts';
 import { copyMemory, MemoryReceiver } from './memory-copy.ts';
@@ -34,20 +34,25 @@ export class NodeMigration implements NodeSide {
   readonly cutOverMs = new Map<string, number>();
 
   constructor(
-    private readonly api: Registry, private readonly fabric: Fabric, private readonly handler: VirtHandler, faults: Faults,
+    private readonly api: Registry, private readonly fabric: Fabric, private readonly handler: VirtHandler,
     /** The virt-handler pods (virt-operator's DaemonSet): where each node sends and receives migrations. */
     private readonly handlers: { endpoint(node: string): HandlerEndpoint | string },
-  ) {
-    faults.register('migration-stalled', {
-      description: 'the migration target stops reading the memory stream: no progress, so migrations fail after progressTimeout and the guest stays on the source',
-      set: async () => { this.stalled = true; for (const r of this.receivers.values()) r.setPaused(true); },
-      clear: async () => { this.stalled = false; for (const r of this.receivers.values()) r.setPaused(false); },
-    });
-    faults.register('migration-network-down', {
-      description: `migration traffic (TCP ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1} between nodes) is dropped on both paths it can take: the machine-network switch drops it on a dedicated migration network, the nodes drop it before the pod-network overlay; migrations make no progress and fail after progressTimeout`,
-      set: async () => { this.networkDown = true; await Promise.all(this.downTables().map((t) => t.table.replace(t.body))); },
-      clear: async () => { this.networkDown = false; await Promise.all(this.downTables().map((t) => t.table.delete())); },
-    });
+  ) {}
+
+  /** The node side's faults (registered by the live-migration module). */
+  faultHandlers(): Partial<Record<FaultName, FaultHandler>> {
+    return {
+      'migration-stalled': {
+        description: 'the migration target stops reading the memory stream: no progress, so migrations fail after progressTimeout and the guest stays on the source',
+        set: async () => { this.stalled = true; for (const r of this.receivers.values()) r.setPaused(true); },
+        clear: async () => { this.stalled = false; for (const r of this.receivers.values()) r.setPaused(false); },
+      },
+      'migration-network-down': {
+        description: `migration traffic (TCP ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1} between nodes) is dropped on both paths it can take: the machine-network switch drops it on a dedicated migration network, the nodes drop it before the pod-network overlay; migrations make no progress and fail after progressTimeout`,
+        set: async () => { this.networkDown = true; await Promise.all(this.downTables().map((t) => t.table.replace(t.body))); },
+        clear: async () => { this.networkDown = false; await Promise.all(this.downTables().map((t) => t.table.delete())); },
+      },
+    };
   }
 
   /**
