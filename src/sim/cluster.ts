@@ -5,8 +5,7 @@ import { type Kind, kindOf } from './api/kinds.ts';
 import { Registry } from './api/registry.ts';
 import type { KObject } from './api/types.ts';
 import type { Controller } from './controllers/controller.ts';
-import { nthAddress } from './fabric/ipam.ts';
-import { TOPOLOGY } from './topology.ts';
+import { nodeInternalIP, nodeName } from './topology.ts';
 
 export interface SimSettings {
   nodes: number;
@@ -30,9 +29,7 @@ export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'open
 /** The KubeVirt release whose behaviour the sim follows. */
 export const KUBEVIRT_VERSION = 'v1.3.1';
 
-export function nodeName(i: number): string {
-  return `node-${i}`;
-}
+export { nodeInternalIP, nodeName } from './topology.ts';
 
 /** The node's address as seen from outside the cluster: on host loopback, where the sim's host side listens. */
 export function nodeExternalIP(externalNet: string, i: number): string {
@@ -44,17 +41,11 @@ export function loadBalancerRange(externalNet: string): string {
   return `${externalNet}.200-${externalNet}.250`;
 }
 
-/** The cluster DNS service address (the 10th of the service network, as OpenShift does it). */
-export const CLUSTER_DNS_IP = '172.30.0.10';
+/** The cluster's DNS domain (its Service address is the allocator's DNS_SERVICE_IP). */
 export const CLUSTER_DOMAIN = 'cluster.local';
 
 /** MetalLB's namespace, where its IPAddressPools and L2Advertisements live. */
 export const METALLB_NAMESPACE = 'metallb-system';
-
-/** The node's address on the machine network (the fabric puts the same on its eth0). */
-export function nodeInternalIP(i: number): string {
-  return nthAddress(TOPOLOGY.machineNetwork.cidr, TOPOLOGY.machineNetwork.nodeAddressOffset + i);
-}
 
 const kind = (apiVersion: string, k: string): Kind => kindOf(apiVersion, k) as Kind;
 

@@ -3,7 +3,6 @@
 import type { EvictionWebhook } from './api/eviction.ts';
 import { ApiServer, type KubevirtSubresources } from './api/server.ts';
 import { SimCluster, type SimSettings } from './cluster.ts';
-import { VirtApi } from './controllers/virt-api.ts';
 import { admission, MODULES, seedCluster } from './modules/index.ts';
 import type { ControlContext } from './modules/module.ts';
 import type { MigrationController } from './virt/migration-controller.ts';
@@ -59,7 +58,7 @@ export class Sim {
       dataPlane = await startDataPlane(cluster, opts.stateDir, control, MODULES);
     }
     cluster.start();
-    const api = new ApiServer({ registry, token: opts.token, tls: opts.tls, subresources: dataPlane?.subresources ?? subresources ?? new VirtApi(registry), evictionWebhooks });
+    const api = new ApiServer({ registry, token: opts.token, tls: opts.tls, subresources: dataPlane?.subresources ?? subresources, evictionWebhooks });
     await api.listen(opts.listen);
     return new Sim(cluster, api, control.migrations, dataPlane);
   }

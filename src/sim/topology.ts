@@ -2,6 +2,7 @@
 // the external bridge, the switch's VLANs and the host outside the cluster. The fabric builds from
 // it (fabric/machine-network.ts, node.ts, shape.ts) and the modules publish the profile keys that
 // describe it (modules/*.ts `profile`), so no harness file copies these values.
+import { nthAddress } from './fabric/ipam.ts';
 
 /** What a node NIC is for. */
 export type NicRole =
@@ -42,6 +43,8 @@ export interface OutsideHost {
 }
 
 export interface Topology {
+  /** Node i (from 1; the count is the sim setting `nodes`) is `<namePrefix><i>`. */
+  nodes: { namePrefix: string };
   machineNetwork: {
     cidr: string;
     /** Node i (from 1) is the (offset + i)th address. */
@@ -61,6 +64,7 @@ export interface Topology {
 }
 
 export const TOPOLOGY: Topology = {
+  nodes: { namePrefix: 'node-' },
   machineNetwork: { cidr: '192.168.126.0/24', nodeAddressOffset: 10, vmAddressBase: '192.168.126.100' },
   nodeNics: [
     { name: 'eth0', role: 'machine' },
@@ -75,6 +79,15 @@ export const TOPOLOGY: Topology = {
   migrationRange: '10.200.5.0/24',
   dhcpRange: '10.203.1.100-10.203.1.200/24',
 };
+
+export function nodeName(i: number, t: Topology = TOPOLOGY): string {
+  return `${t.nodes.namePrefix}${i}`;
+}
+
+/** The node's address on the machine network (the fabric puts it on its eth0). */
+export function nodeInternalIP(i: number, t: Topology = TOPOLOGY): string {
+  return nthAddress(t.machineNetwork.cidr, t.machineNetwork.nodeAddressOffset + i);
+}
 
 /** The NICs of a role, in topology order. */
 export function nicsWithRole(role: NicRole, t: Topology = TOPOLOGY): string[] {

@@ -2,7 +2,7 @@
 import { Bridge } from './bridge.ts';
 import { macFromIp4, nthAddress } from './ipam.ts';
 import { Netns } from './netns.ts';
-import { TOPOLOGY } from '../topology.ts';
+import { nodeInternalIP, nodeName, TOPOLOGY } from '../topology.ts';
 import { Vxlan, type VxlanPeer } from './vxlan.ts';
 
 export const UNDERLAY_CIDR = TOPOLOGY.machineNetwork.cidr;
@@ -26,9 +26,9 @@ export class Node {
 
   constructor(readonly index: number, readonly podMtu: number, readonly dualStack: boolean) {
     if (index < 1 || index > 200) throw new Error(`node index out of range: ${index}`);
-    this.name = `node-${index}`;
+    this.name = nodeName(index);
     this.netns = new Netns(this.name);
-    this.underlayIp = nthAddress(UNDERLAY_CIDR, TOPOLOGY.machineNetwork.nodeAddressOffset + index);
+    this.underlayIp = nodeInternalIP(index);
     this.podCidr4 = `10.128.${index - 1}.0/24`;
     this.gw4 = nthAddress(this.podCidr4, 1);
     this.podCidr6 = `fd01:0:0:${index.toString(16)}::/64`;

@@ -1,15 +1,14 @@
 // The sim's capabilities, in the order a newcomer reads them and the sim starts them (pod-network before kubevirt: virt-handler plumbs through its masquerade binding). Each module
 // (module.ts) names its seed objects, admission, control loops, node-side parts, faults and the
 // profile keys it offers; src/sim/sim.ts and src/sim/data-plane.ts only loop over this list.
-import type { AdmissionRequest, Cause } from '../api/types.ts';
 import type { ProfileKeys } from '../../fixtures/profile.ts';
-import type { Registry } from '../api/registry.ts';
+import type { Registry, Validator } from '../api/registry.ts';
 import type { SimSettings } from '../cluster.ts';
 import { TOPOLOGY, type Topology } from '../topology.ts';
 import { core } from './core.ts';
 import { kubevirt } from './kubevirt.ts';
 import { liveMigration } from './live-migration.ts';
-import type { KindValidator, SimModule } from './module.ts';
+import type { SimModule } from './module.ts';
 import { podNetwork } from './pod-network.ts';
 import { secondaryNetworks } from './secondary-networks.ts';
 import { services } from './services.ts';
@@ -28,8 +27,8 @@ function groupOf(apiVersion: string): string {
 }
 
 /** One validating entry point over the modules' validators, dispatched by `<group>/<kind>`. */
-export function admission(modules: readonly SimModule[] = MODULES): (req: AdmissionRequest) => Cause[] {
-  const byKind = new Map<string, KindValidator>();
+export function admission(modules: readonly SimModule[] = MODULES): Validator {
+  const byKind = new Map<string, Validator>();
   for (const m of modules) {
     for (const [key, v] of Object.entries(m.validators ?? {})) {
       if (byKind.has(key)) throw new Error(`module ${m.name}: a validator for ${key} is already registered`);

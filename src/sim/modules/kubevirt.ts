@@ -2,7 +2,8 @@
 // kube-scheduler, virt-api, and on the nodes virt-handler with its guest-agent-down fault.
 import { validateHyperConverged } from '../api/admission/hyperconverged.ts';
 import { validateVirtualMachine, validateVirtualMachineInstance } from '../api/admission/virtual-machine.ts';
-import { CLUSTER_DNS_IP, CLUSTER_DOMAIN, seedKubeVirt } from '../cluster.ts';
+import { DNS_SERVICE_IP } from '../api/service-allocator.ts';
+import { CLUSTER_DOMAIN, seedKubeVirt } from '../cluster.ts';
 import { HyperConvergedController } from '../controllers/hyperconverged.ts';
 import { KubeScheduler } from '../controllers/kube-scheduler.ts';
 import { VirtApi } from '../controllers/virt-api.ts';
@@ -30,7 +31,7 @@ export const kubevirt: SimModule = {
   dataPlane(ctx) {
     const { registry, fabric, stateDir, faults, multus, masquerade } = ctx;
     if (!masquerade) throw new Error('the kubevirt module needs the pod-network module before it (the masquerade binding)');
-    const handler = new VirtHandler(registry, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: CLUSTER_DOMAIN }, faults, multus, masquerade);
+    const handler = new VirtHandler(registry, fabric, stateDir, { dnsIP: DNS_SERVICE_IP, clusterDomain: CLUSTER_DOMAIN }, faults, multus, masquerade);
     ctx.handler = handler;
     return {
       controllers: [handler],

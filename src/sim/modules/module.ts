@@ -1,9 +1,8 @@
 // One registration shape per capability: a module says what it adds to the sim at each stage of
 // its start (seed objects, admission, control loops, node-side parts, faults, profile keys). The
 // sim starts `MODULES` (index.ts) in order; a module only wires, its parts live where they are.
-import type { AdmissionRequest, Cause } from '../api/types.ts';
 import type { EvictionWebhook } from '../api/eviction.ts';
-import type { Registry, Mutator } from '../api/registry.ts';
+import type { Mutator, Registry, Validator } from '../api/registry.ts';
 import type { KubevirtSubresources } from '../api/server.ts';
 import type { SimSettings } from '../cluster.ts';
 import type { CniPlugin } from '../cni/plugin.ts';
@@ -22,11 +21,8 @@ import type { MigrationController } from '../virt/migration-controller.ts';
 import type { NodeSide } from '../virt/node-side.ts';
 import type { ProfileKeys } from '../../fixtures/profile.ts';
 
-/** Field-level causes for a 422; empty when admitted. */
-export type KindValidator = (req: AdmissionRequest) => Cause[];
-
-/** Keyed `<group>/<kind>` (the core group is ""), so every served version is covered. */
-export type Validators = Readonly<Record<string, KindValidator>>;
+/** Field-level causes for a 422 (empty when admitted), keyed `<group>/<kind>` (the core group is ""), so every served version is covered. */
+export type Validators = Readonly<Record<string, Validator>>;
 
 export interface SeedContext {
   readonly registry: Registry;

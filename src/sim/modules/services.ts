@@ -1,8 +1,8 @@
 // Services: ClusterIP allocation and admission, EndpointSlices, MetalLB, and on the nodes
 // kube-proxy, the cluster DNS behind its Service, node gateways for traffic from outside; their faults.
 import { validateService } from '../api/admission/service.ts';
-import { serviceAllocator } from '../api/service-allocator.ts';
-import { CLUSTER_DNS_IP, seedMetalLB } from '../cluster.ts';
+import { DNS_SERVICE_IP, serviceAllocator } from '../api/service-allocator.ts';
+import { seedMetalLB } from '../cluster.ts';
 import { ClusterDns } from '../controllers/cluster-dns.ts';
 import { EndpointsController } from '../controllers/endpoints.ts';
 import { KubeProxy, gatewaySocketPath } from '../controllers/kube-proxy.ts';
@@ -28,7 +28,7 @@ export const services: SimModule = {
     const socketFor = (node: string) => gatewaySocketPath(stateDir, node);
     const gateways = await startNodeGateways(stateDir, fabric.nodes.map((n) => n.name), socketFor);
     const proxy = new KubeProxy(registry, fabric, stateDir, socketFor);
-    const dns = new ClusterDns(registry, fabric, stateDir, { serviceIP: CLUSTER_DNS_IP, node: fabric.nodes[0].name });
+    const dns = new ClusterDns(registry, fabric, stateDir, { serviceIP: DNS_SERVICE_IP, node: fabric.nodes[0].name });
     await dns.deploy();
     const faults: Partial<Record<FaultName, FaultHandler>> = {
       'kube-proxy-stale': {
