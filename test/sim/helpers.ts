@@ -8,6 +8,7 @@ import { Kube, type KObject } from '../../src/kube/client.ts';
 import { sshKeySecret, type VmOptions } from '../../src/kube/vm.ts';
 import { Lab, Scope, type LabVm } from '../../src/fixtures/lab.ts';
 import { loadProfile } from '../../src/fixtures/profile.ts';
+import { addSecondaryNics, bridgeNad, linuxBridgeNncp, waitNncp } from '../../src/fixtures/secondary.ts';
 import type { SimSettings } from '../../src/sim/cluster.ts';
 import { startSim, type SimHandle } from '../../src/sim/up.ts';
 
@@ -57,6 +58,14 @@ export class DataPlaneSim {
   private testVm(v: LabVm): TestVm {
     this.guests.push(v.guest);
     return { name: v.name, guest: v.guest, node: v.node, podIPv4: v.podIPv4 as string, podIPv6: v.podIPv6 };
+  }
+
+  /** A Linux bridge br3 on every node's eth2 (an NNCP), a bridge NAD on it, and one VM per entry with a NIC `br` at its address. */
+  async onBridge(nad: string, vms: { name: string; node: string; address: string }[]): Promise<TestVm[]> {
+    await this.kube.create(linuxBridgeNncp('br3-all', 'br3', 'eth2'));
+    await waitNncp(this.kube, 'br3-all');
+    await this.kube.create(bridgeNad(this.namespace, nad, 'br3'));
+    return Promise.all(vms.map((v) => this.vm({ name: v.name, node: v.node, customize: (x) => addSecondaryNics(x, [{ name: 'br', nad, addresses: [v.address] }]) })));
   }
 
   /** The SSH key Secret in another namespace. */

@@ -6,7 +6,7 @@
 // virt-handler's conditions keep their lastTransitionTime across these status writes.
 import { expect, test } from '@playwright/test';
 import type { KObject } from '../../src/kube/client.ts';
-import { addSecondaryNics, bridgeNad, linuxBridgeNncp, vmiInterfaces, waitNncp } from '../../src/fixtures/secondary.ts';
+import { vmiInterfaces } from '../../src/fixtures/secondary.ts';
 import { GuestOs } from '../../src/guest/os.ts';
 import { SimAdmin } from '../../src/sim/admin-client.ts';
 import { DataPlaneSim, type TestVm } from './helpers.ts';
@@ -29,13 +29,7 @@ interface IfaceSpec { name: string; state?: string; bridge?: Record<string, neve
 test.beforeAll(async () => {
   sim = await DataPlaneSim.start('nic-sync', { nodes: 2 });
   admin = new SimAdmin(sim.sim.stateDir);
-  await sim.kube.create(linuxBridgeNncp('br3-all', 'br3', 'eth2'));
-  await waitNncp(sim.kube, 'br3-all');
-  await sim.kube.create(bridgeNad(NS, 'sync-net', 'br3'));
-  [vm, peer] = await Promise.all([
-    sim.vm({ name: 'syncer', node: 'node-1', customize: (v) => addSecondaryNics(v, [{ name: 'br', nad: 'sync-net', addresses: ['10.8.0.1/24'] }]) }),
-    sim.vm({ name: 'peer', node: 'node-2', customize: (v) => addSecondaryNics(v, [{ name: 'br', nad: 'sync-net', addresses: ['10.8.0.2/24'] }]) }),
-  ]);
+  [vm, peer] = await sim.onBridge('sync-net', [{ name: 'syncer', node: 'node-1', address: '10.8.0.1/24' }, { name: 'peer', node: 'node-2', address: '10.8.0.2/24' }]);
 });
 
 test.afterAll(async () => {

@@ -5,7 +5,7 @@
 // dropped migration path fails with KubeVirt's reason and leaves the guest running on the source.
 import { expect, test } from '@playwright/test';
 import type { KObject } from '../../src/kube/client.ts';
-import { addSecondaryNics, bridgeNad, linuxBridgeNncp, vmiInterfaces, waitNncp } from '../../src/fixtures/secondary.ts';
+import { vmiInterfaces } from '../../src/fixtures/secondary.ts';
 import { GuestOs } from '../../src/guest/os.ts';
 import { SimAdmin } from '../../src/sim/admin-client.ts';
 import { DataPlaneSim, type TestVm } from './helpers.ts';
@@ -27,13 +27,7 @@ interface Result { ok: boolean; reason?: string; targetNodeAddress: string; ms: 
 test.beforeAll(async () => {
   sim = await DataPlaneSim.start('node-migration', { nodes: 3 });
   admin = new SimAdmin(sim.sim.stateDir);
-  await sim.kube.create(linuxBridgeNncp('br3-all', 'br3', 'eth2'));
-  await waitNncp(sim.kube, 'br3-all');
-  await sim.kube.create(bridgeNad(NS, 'mig-net', 'br3'));
-  [vm, peer] = await Promise.all([
-    sim.vm({ name: 'mover', node: 'node-1', customize: (v) => addSecondaryNics(v, [{ name: 'br', nad: 'mig-net', addresses: ['10.7.0.1/24'] }]) }),
-    sim.vm({ name: 'peer', node: 'node-3', customize: (v) => addSecondaryNics(v, [{ name: 'br', nad: 'mig-net', addresses: ['10.7.0.2/24'] }]) }),
-  ]);
+  [vm, peer] = await sim.onBridge('mig-net', [{ name: 'mover', node: 'node-1', address: '10.7.0.1/24' }, { name: 'peer', node: 'node-3', address: '10.7.0.2/24' }]);
 });
 
 test.afterAll(async () => {

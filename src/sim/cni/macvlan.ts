@@ -94,9 +94,9 @@ export class MacvlanCni implements PodCniPlugin {
     await this.del(ctx.netns, ctx.ifName, ctx.config, { podRef: ctx.podRef, containerId: ctx.podUid, ifName: ctx.ifName });
   }
 
-  /** The launcher pod holds a VM's address: its interfaces are net1, net2, ... as Multus names them. */
+  /** The launcher pod (by uid, as its sandbox) holds a VM's address: its interfaces are net1, net2, ... as Multus names them. */
   private vmOwner(ctx: AttachContext): IpamOwner {
-    return { podRef: `${ctx.vmi.metadata.namespace}/${ctx.pod.name}`, containerId: `${ctx.vmi.metadata.uid}/${ctx.pod.name}`, ifName: `net${ctx.index}` };
+    return { podRef: `${ctx.vmi.metadata.namespace}/${ctx.pod.name}`, containerId: ctx.podUid, ifName: `net${ctx.index}` };
   }
 
   private ipam(config: NadConfig): { plugin: IpamPlugin; conf: Record<string, unknown> } | undefined {

@@ -7,6 +7,7 @@ import type { SriovFabric, VfSettings } from '../fabric/sriov.ts';
 import type { SriovDevicePlugin } from '../controllers/sriov-device-plugin.ts';
 import { RESOURCE_ANNOTATION } from '../controllers/sriov-network-operator.ts';
 import type { AttachContext, AttachResult, CniPlugin } from './plugin.ts';
+import { attachmentId } from './attachments.ts';
 
 export const VF_NOT_MOVED: FaultName = 'vf-not-moved';
 /** How long attach waits for a VF a just-deleted pod still holds (its teardown runs concurrently). */
@@ -19,7 +20,7 @@ export class SriovCni implements CniPlugin {
 
   /** VFs are owned per launcher pod and interface: a migrating VMI holds one on each node. */
   private owner(ctx: AttachContext): string {
-    return `${ctx.podUid}/${ctx.iface.name}`;
+    return attachmentId(ctx.podUid, ctx.iface.name);
   }
 
   private async allocate(ctx: AttachContext): Promise<NonNullable<ReturnType<SriovDevicePlugin['allocate']>>> {
