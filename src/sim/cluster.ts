@@ -92,6 +92,11 @@ export class SimCluster {
     kv.status = { phase: 'Deployed', observedKubeVirtVersion: KUBEVIRT_VERSION, targetKubeVirtVersion: KUBEVIRT_VERSION, conditions: [{ type: 'Available', status: 'True' }] };
     r.update(this.kind('kubevirt.io/v1', 'KubeVirt'), 'openshift-cnv', kv.metadata.name as string, kv, { subresource: 'status' });
     if (this.settings.externalNet) this.seedMetalLB(this.settings.externalNet);
+    // HCO's NetworkAddonsConfig: KubeMacPool with no range, so CNAO picks a random one.
+    r.create(this.kind('networkaddonsoperator.network.kubevirt.io/v1', 'NetworkAddonsConfig'), undefined, {
+      apiVersion: 'networkaddonsoperator.network.kubevirt.io/v1', kind: 'NetworkAddonsConfig', metadata: { name: 'cluster' },
+      spec: { kubeMacPool: {}, linuxBridge: {}, imagePullPolicy: 'IfNotPresent' },
+    });
     r.create(this.kind('hco.kubevirt.io/v1beta1', 'HyperConverged'), 'openshift-cnv', {
       apiVersion: 'hco.kubevirt.io/v1beta1', kind: 'HyperConverged', metadata: { name: 'kubevirt-hyperconverged', namespace: 'openshift-cnv' },
       spec: {

@@ -26,13 +26,15 @@ export interface NodeDataPlane extends DataPlane {
   nodeSide: NodeSide;
 }
 
-export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController; metallb?: MetalLB; scheduler?: KubeScheduler } = {}): Promise<NodeDataPlane> {
+export async function startDataPlane(cluster: SimCluster, stateDir: string, control: { endpoints?: EndpointsController; metallb?: MetalLB; scheduler?: KubeScheduler; faults?: (faults: Faults) => void } = {}): Promise<NodeDataPlane> {
   const s = cluster.settings;
   const fabric = await Fabric.create({ nodes: s.nodes, mtu: s.mtu, dualStack: s.dualStack });
   await shapeNodeNics(fabric, s.nicRateGbps);
   const api = cluster.registry;
   const faults = new Faults();
   registerPodNetworkFaults(faults, fabric);
+  // Control-plane components' faults, reached through the same admin socket.
+  control.faults?.(faults);
   const multus = new Multus(api);
   const handler = new VirtHandler(api, fabric, stateDir, { dnsIP: CLUSTER_DNS_IP, clusterDomain: 'cluster.local' }, faults, multus);
   const services = await startServiceNetwork(cluster, fabric, stateDir, faults, control, CLUSTER_DNS_IP);

@@ -10,6 +10,7 @@ import { KubeScheduler } from './controllers/kube-scheduler.ts';
 import { MetalLB } from './controllers/metallb.ts';
 import { VirtApi } from './controllers/virt-api.ts';
 import { VirtController } from './controllers/virt-controller.ts';
+import { installKubeMacPool, registerKubeMacPoolFaults } from './kubemacpool/index.ts';
 import { EvacuationController } from './virt/evacuation-controller.ts';
 import { MigrationController } from './virt/migration-controller.ts';
 import { podEvictionAdmitter } from './virt/pod-eviction-admitter.ts';
@@ -47,6 +48,7 @@ export class Sim {
     cluster.registry.mutators.push(serviceAllocator(opts.settings), mutateMigration);
     cluster.registry.validators.push(validateAdmission);
     cluster.seed();
+    const kubemacpool = installKubeMacPool(cluster);
     // Service networking's control plane runs with or without packets.
     const endpoints = new EndpointsController(cluster.registry);
     cluster.use(endpoints);
@@ -60,7 +62,7 @@ export class Sim {
     if (opts.dataPlane) {
       // Loaded lazily: the fabric needs the sandbox, the control plane alone does not.
       const { startDataPlane } = await import('./data-plane.ts');
-      dataPlane = await startDataPlane(cluster, opts.stateDir, { endpoints, metallb, scheduler });
+      dataPlane = await startDataPlane(cluster, opts.stateDir, { endpoints, metallb, scheduler, faults: (f) => registerKubeMacPoolFaults(f, kubemacpool) });
       if (dataPlane.nodeSide) migrations.nodeSide = dataPlane.nodeSide;
     }
     cluster.start();
