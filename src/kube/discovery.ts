@@ -17,16 +17,20 @@ export interface ClusterFacts {
   nodeResources: string[];
   /** Every namespace, when the credentials may list them. */
   namespaces?: string[];
+  /** The names of the mutating admission webhooks registered, when the credentials may list them. */
+  mutatingWebhooks?: string[];
 }
 
 interface NodeStatus { conditions?: { type: string; status: string }[] }
 
 export async function discover(kube: Kube): Promise<ClusterFacts> {
-  const [version, groupList, nodes, namespaces] = await Promise.all([
+  const [version, groupList, nodes, namespaces, mutatingWebhooks] = await Promise.all([
     kube.kc.makeApiClient(VersionApi).getCode(),
     kube.kc.makeApiClient(ApisApi).getAPIVersions(),
     kube.list<KObject>('v1', 'Node'),
     kube.list<KObject>('v1', 'Namespace').then((l) => l.map((n) => n.metadata?.name as string).sort(), () => undefined),
+    kube.list<KObject>('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration')
+      .then((l) => l.flatMap((c) => ((c.webhooks as { name: string }[] | undefined) ?? []).map((w) => w.name)).sort(), () => undefined),
   ]);
   const groups = groupList.groups.map((g) => g.name);
   const schedulableNodes = nodes
@@ -54,5 +58,5 @@ export async function discover(kube: Kube): Promise<ClusterFacts> {
     networkType = st?.networkType;
     dualStack ||= (st?.clusterNetwork ?? []).some((c) => c.cidr.includes(':'));
   }
-  return { kubernetesVersion: version.gitVersion, kubevirtVersion, groups, schedulableNodes, dualStack, clusterNetworkMTU, networkType, nodeResources, namespaces };
+  return { kubernetesVersion: version.gitVersion, kubevirtVersion, groups, schedulableNodes, dualStack, clusterNetworkMTU, networkType, nodeResources, namespaces, mutatingWebhooks };
 }

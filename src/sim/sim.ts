@@ -49,6 +49,7 @@ export class Sim {
       if (opts.workloadControllers ?? true) for (const c of p.workload ?? []) cluster.use(c);
       subresources = p.subresources ?? subresources;
       evictionWebhooks.push(...(p.evictionWebhooks ?? []));
+      registry.mutators.push(...(p.mutators ?? []));
     }
     if (!control.migrations) throw new Error('no module made the migration controller (live-migration)');
     let dataPlane: DataPlane | undefined;

@@ -119,8 +119,12 @@ export const KINDS: Kind[] = [
   { group: 'sriovnetwork.openshift.io', version: 'v1', kind: 'SriovNetworkNodeState', plural: 'sriovnetworknodestates', singular: 'sriovnetworknodestate', namespaced: true, status: true,
     columns: [{ name: 'Sync Status', type: 'string', path: '.status.syncStatus' }, age] },
 
+  { group: 'admissionregistration.k8s.io', version: 'v1', kind: 'MutatingWebhookConfiguration', plural: 'mutatingwebhookconfigurations', singular: 'mutatingwebhookconfiguration', namespaced: false, builtin: true,
+    columns: [{ name: 'Webhooks', type: 'integer', path: (o) => ((o.webhooks as unknown[]) ?? []).length }, age] },
+
   // OpenShift and operators
   { group: 'hco.kubevirt.io', version: 'v1beta1', kind: 'HyperConverged', plural: 'hyperconvergeds', singular: 'hyperconverged', namespaced: true, shortNames: ['hco', 'hcos'], status: true, columns: [age] },
+  { group: 'networkaddonsoperator.network.kubevirt.io', version: 'v1', kind: 'NetworkAddonsConfig', plural: 'networkaddonsconfigs', singular: 'networkaddonsconfig', namespaced: false, status: true, columns: [age] },
   { group: 'performance.openshift.io', version: 'v2', kind: 'PerformanceProfile', plural: 'performanceprofiles', singular: 'performanceprofile', namespaced: false, status: true, columns: [age] },
   { group: 'config.openshift.io', version: 'v1', kind: 'Network', plural: 'networks', singular: 'network', namespaced: false, status: true, columns: [age] },
   { group: 'config.openshift.io', version: 'v1', kind: 'DNS', plural: 'dnses', singular: 'dns', namespaced: false, status: true, columns: [age] },

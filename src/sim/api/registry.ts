@@ -133,7 +133,7 @@ export class Registry {
       obj.spec = { finalizers: ['kubernetes'], ...(obj.spec as object) };
       obj.status = { phase: 'Active' };
     }
-    this.admit(kind, 'CREATE', obj);
+    this.admit(kind, 'CREATE', obj, undefined, opts.dryRun);
     checkStorable(obj);
     if (opts.dryRun) return obj;
     return structuredClone(this.store.put(kind, obj));
@@ -286,8 +286,8 @@ export class Registry {
     }
   }
 
-  private admit(kind: Kind, operation: Operation, object: KObject, oldObject?: KObject): void {
-    const req: AdmissionRequest = { operation, object, oldObject, store: this.reader, cluster: this.cluster };
+  private admit(kind: Kind, operation: Operation, object: KObject, oldObject?: KObject, dryRun?: boolean): void {
+    const req: AdmissionRequest = { operation, object, oldObject, store: this.reader, cluster: this.cluster, ...(dryRun ? { dryRun } : {}) };
     for (const m of this.mutators) m(req);
     const causes = this.validators.flatMap((v) => v(req));
     if (causes.length) throw errors.invalid(kind.kind, kind.group, object.metadata.name ?? '', causes);
@@ -320,7 +320,7 @@ export class Registry {
       }
       if (specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
       if (opts.fieldManager) next.metadata.managedFields = upsertManaged(next.metadata.managedFields, opts.fieldManager, opts.operation ?? 'Update', next.apiVersion);
-      this.admit(kind, 'UPDATE', next, cur);
+      this.admit(kind, 'UPDATE', next, cur, opts.dryRun);
     }
     checkStorable(next);
     if (opts.dryRun) return next;

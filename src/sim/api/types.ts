@@ -59,4 +59,6 @@ export interface AdmissionRequest {
   store: StoreReader;
   /** Sim cluster settings admission may depend on. */
   cluster: { dualStack: boolean };
+  /** A dry run: webhooks with side effects (KubeMacPool's pool) must not record anything. */
+  dryRun?: boolean;
 }

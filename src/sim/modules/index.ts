@@ -7,6 +7,7 @@ import type { SimSettings } from '../cluster.ts';
 import { TOPOLOGY, type Topology } from '../topology.ts';
 import { core } from './core.ts';
 import { kubevirt } from './kubevirt.ts';
+import { kubemacpool } from './kubemacpool.ts';
 import { liveMigration } from './live-migration.ts';
 import type { SimModule } from './module.ts';
 import { podNetwork } from './pod-network.ts';
@@ -14,7 +15,7 @@ import { secondaryNetworks } from './secondary-networks.ts';
 import { services } from './services.ts';
 import { sriov } from './sriov.ts';
 
-export const MODULES: readonly SimModule[] = [core, podNetwork, kubevirt, services, secondaryNetworks, sriov, liveMigration];
+export const MODULES: readonly SimModule[] = [core, podNetwork, kubevirt, services, secondaryNetworks, sriov, liveMigration, kubemacpool];
 
 /** Objects a freshly installed cluster already has. */
 export function seedCluster(registry: Registry, settings: SimSettings, modules: readonly SimModule[] = MODULES): void {

@@ -17,6 +17,7 @@ import type { Fabric } from '../fabric/topo.ts';
 import type { MasqueradeBinding } from '../virt/bindings/masquerade.ts';
 import type { FaultHandler, FaultName, Faults } from '../faults.ts';
 import type { Topology } from '../topology.ts';
+import type { KubeMacPool } from '../kubemacpool/index.ts';
 import type { MigrationController } from '../virt/migration-controller.ts';
 import type { NodeSide } from '../virt/node-side.ts';
 import type { ProfileKeys } from '../../fixtures/profile.ts';
@@ -42,6 +43,8 @@ export interface ControlContext extends SeedContext {
   metallb?: MetalLB;
   /** live-migration: the migration controller (the data plane hands it the node side). */
   migrations?: MigrationController;
+  /** kubemacpool: the MAC pool its fault reaches. */
+  kubemacpool?: KubeMacPool;
 }
 
 export interface ControlParts {
@@ -56,6 +59,8 @@ export interface ControlParts {
   subresources?: KubevirtSubresources;
   /** Webhooks on `pods/eviction`. */
   evictionWebhooks?: EvictionWebhook[];
+  /** Mutating webhooks served by a control loop's state (run after the modules' `mutators`). */
+  mutators?: Mutator[];
 }
 
 /** The node side as modules build it, in MODULES order, over the control plane's context. */
