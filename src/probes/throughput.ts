@@ -14,6 +14,8 @@ export interface ThroughputOptions {
   family?: IpFamily;
   /** Server port. Default 5201. */
   port?: number;
+  /** Seconds per reported interval (-i, at least 0.1). Default 1. */
+  intervalS?: number;
 }
 
 export interface UdpThroughputOptions extends ThroughputOptions {
@@ -37,6 +39,10 @@ export interface ThroughputResult {
   jitterMs?: number;
   /** Per-interval (1 s by default) rates in bits/s, from intervals[].sum — measured on the client side. */
   intervals: number[];
+  /** The same intervals with their span, seconds after the test started. */
+  spans: { startS: number; endS: number; bitsPerSecond: number }[];
+  /** When the client started, Unix ms on the client's clock (to line intervals up with other events). */
+  startedAtMs?: number;
   /** Over intervals (bits/s); lossPct is always 0 here. */
   stats: Stats;
   /** iperf3's version string, e.g. "iperf 3.12". */
@@ -61,6 +67,7 @@ export function iperfClientCommand(addr: string, o: ThroughputOptions & { bitrat
   if (o.bitrate !== undefined) args.push('-u', '-b', o.bitrate);
   if ((o.parallel ?? 1) > 1) args.push('-P', String(o.parallel));
   if (o.reverse) args.push('-R');
+  if (o.intervalS !== undefined) args.push('-i', String(o.intervalS));
   return shellLine(args);
 }
 
@@ -76,9 +83,11 @@ async function runIperf(client: Exec, server: Exec, serverAddr: string, opts: Th
   const command = iperfClientCommand(serverAddr, { ...opts, port, seconds, bitrate });
   const srv = await startBackground(server, serverCommand, { port, proto: 'tcp' });
   try {
-    const r = await client.exec(command, { timeoutMs: seconds * 1000 + 30_000 });
-    const parsed = parseIperf3(r.stdout, r.stderr, command);
-    return { ...parsed, command, serverCommand, tool: 'iperf3' };
+    // The client's clock at start, on stderr, so the intervals can be placed in time.
+    const r = await client.exec(`echo "kvnet-t0=$(date +%s%N)" >&2; ${command}`, { timeoutMs: seconds * 1000 + 30_000 });
+    const t0 = /kvnet-t0=(\d+)/.exec(r.stderr);
+    const parsed = parseIperf3(r.stdout, r.stderr.replace(/kvnet-t0=\d+\n?/, ''), command);
+    return { ...parsed, ...(t0 ? { startedAtMs: Number(t0[1]) / 1e6 } : {}), command, serverCommand, tool: 'iperf3' };
   } finally {
     await srv.stop();
   }
@@ -96,7 +105,7 @@ interface IperfSum {
 interface IperfJson {
   error?: string;
   start?: { version?: string; test_start?: { protocol?: string } };
-  intervals?: { sum?: IperfSum }[];
+  intervals?: { sum?: IperfSum & { start?: number; end?: number } }[];
   end?: { sum?: IperfSum; sum_sent?: IperfSum; sum_received?: IperfSum };
 }
 
@@ -117,7 +126,9 @@ export function parseIperf3(stdout: string, stderr = '', command = 'iperf3'): Om
   if (sent?.bits_per_second === undefined || received?.bits_per_second === undefined) {
     throw new Error(`iperf3: no end.sum_sent/sum_received in JSON of '${command}'`);
   }
-  const intervals = (j.intervals ?? []).map((i) => i.sum?.bits_per_second).filter((b): b is number => typeof b === 'number');
+  const sums = (j.intervals ?? []).map((i) => i.sum).filter((x): x is IperfSum & { start?: number; end?: number } => typeof x?.bits_per_second === 'number');
+  const intervals = sums.map((x) => x.bits_per_second as number);
+  const spans = sums.map((x) => ({ startS: x.start ?? 0, endS: x.end ?? 0, bitsPerSecond: x.bits_per_second as number }));
   const udp = protocol === 'udp' ? (end.sum_received ?? end.sum ?? {}) : undefined;
   return {
     protocol,
@@ -129,6 +140,7 @@ export function parseIperf3(stdout: string, stderr = '', command = 'iperf3'): Om
     ...(udp?.packets !== undefined ? { packets: udp.packets } : {}),
     ...(udp?.jitter_ms !== undefined ? { jitterMs: udp.jitter_ms } : {}),
     intervals,
+    spans,
     stats: summarize(intervals),
     ...(j.start?.version ? { version: j.start.version } : {}),
   };
