@@ -41,7 +41,7 @@ export interface ThroughputResult {
   intervals: number[];
   /** The same intervals with their span, seconds after the test started. */
   spans: { startS: number; endS: number; bitsPerSecond: number }[];
-  /** When the client started, Unix ms on the client's clock (to line intervals up with other events). */
+  /** With `intervalS`: when the client started, Unix ms on its clock (to line intervals up with other events). */
   startedAtMs?: number;
   /** Over intervals (bits/s); lossPct is always 0 here. */
   stats: Stats;
@@ -83,8 +83,9 @@ async function runIperf(client: Exec, server: Exec, serverAddr: string, opts: Th
   const command = iperfClientCommand(serverAddr, { ...opts, port, seconds, bitrate });
   const srv = await startBackground(server, serverCommand, { port, proto: 'tcp' });
   try {
-    // The client's clock at start, on stderr, so the intervals can be placed in time.
-    const r = await client.exec(`echo "kvnet-t0=$(date +%s%N)" >&2; ${command}`, { timeoutMs: seconds * 1000 + 30_000 });
+    // With intervals asked for, the client's clock at start goes to stderr, so they can be placed in time.
+    const stamp = opts.intervalS !== undefined ? 'echo "kvnet-t0=$(date +%s%N)" >&2; ' : '';
+    const r = await client.exec(`${stamp}${command}`, { timeoutMs: seconds * 1000 + 30_000 });
     const t0 = /kvnet-t0=(\d+)/.exec(r.stderr);
     const parsed = parseIperf3(r.stdout, r.stderr.replace(/kvnet-t0=\d+\n?/, ''), command);
     return { ...parsed, ...(t0 ? { startedAtMs: Number(t0[1]) / 1e6 } : {}), command, serverCommand, tool: 'iperf3' };
