@@ -187,10 +187,7 @@ async function tenantImpact(mover: LabVm, tenants: [LabVm, LabVm], over: string)
     return p;
   };
   const a = await path();
-  const prior = recordedDurationMs(migrationStateOf(await mover.vmi())) ?? 2000;
-  // iperf3 runs whole seconds: room for the target's preparation and a copy slowed by the load.
-  const seconds = Math.min(30, Math.max(3, Math.ceil((1.5 * prior) / 1000) + 1));
-  const tcp = await tenantTcp(a.from, a.to, a.to.podIPv4 as string, seconds, () => mover.migrate({ toNode: a.to.node }));
+  const tcp = await tenantTcp(a.from, a.to, a.to.podIPv4 as string, () => mover.migrate({ toNode: a.to.node }));
   const b = await path();
   const copyMs = tcp.copy.endMs - tcp.copy.startMs;
   const rtt = await tenantRtt(b.from, b.to.podIPv4 as string, copyMs, () => mover.migrate({ toNode: b.to.node }));

@@ -94,6 +94,42 @@ async function runIperf(client: Exec, server: Exec, serverAddr: string, opts: Th
   }
 }
 
+let seq = 0;
+
+/**
+ * TCP iperf3 that runs until `stop()`: the client runs detached in `client` into a log, and stop
+ * interrupts it (iperf3 still reports what it measured on SIGINT), so the run lasts exactly as long
+ * as whatever it is measured around. `maxSeconds` bounds it if stop never comes (default 600).
+ */
+export async function startTcpThroughput(client: Exec, server: Exec, serverAddr: string, opts: Omit<ThroughputOptions, 'seconds'> & { maxSeconds?: number } = {}): Promise<{ stop(): Promise<ThroughputResult> }> {
+  const port = opts.port ?? 5201;
+  const serverCommand = `iperf3 -s -1 -p ${port}`;
+  const command = iperfClientCommand(serverAddr, { ...opts, port, seconds: opts.maxSeconds ?? 600 });
+  const log = `/tmp/kvnet-iperf-${process.pid}-${++seq}`;
+  const srv = await startBackground(server, serverCommand, { port, proto: 'tcp' });
+  const r = await client.exec(`nohup sh -c ${shellLine([`echo "kvnet-t0=$(date +%s%N)" >&2; exec ${command}`])} >${log}.json 2>${log}.err </dev/null & echo $! >${log}.pid; echo STARTED`, { timeoutMs: 15_000 });
+  if (!r.stdout.includes('STARTED')) { await srv.stop(); throw new Error(`iperf3: '${command}' did not start: ${excerpt(r.stdout + r.stderr)}`); }
+  return {
+    async stop(): Promise<ThroughputResult> {
+      try {
+        const out = await client.exec(`p=$(cat ${log}.pid); kill -INT $p 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done; cat ${log}.json; echo; echo kvnet-stderr; cat ${log}.err; rm -f ${log}.json ${log}.err ${log}.pid`, { timeoutMs: 30_000 });
+        const [json, err = ''] = out.stdout.split('\nkvnet-stderr\n');
+        const t0 = /kvnet-t0=(\d+)/.exec(err);
+        // The interrupt is how this run ends, not an error of the measurement.
+        let text = json;
+        try {
+          const j = JSON.parse(json) as IperfJson;
+          if (j.error?.startsWith('interrupt - ')) { delete j.error; text = JSON.stringify(j); }
+        } catch { /* parseIperf3 names it */ }
+        const parsed = parseIperf3(text, err.replace(/kvnet-t0=\d+\n?/, ''), command);
+        return { ...parsed, ...(t0 ? { startedAtMs: Number(t0[1]) / 1e6 } : {}), command, serverCommand, tool: 'iperf3' };
+      } finally {
+        await srv.stop();
+      }
+    },
+  };
+}
+
 interface IperfSum {
   bits_per_second?: number;
   retransmits?: number;
