@@ -77,6 +77,8 @@ export interface DowntimeResult {
 export interface DowntimeSampler {
   /** End the ping and collect its timeline. */
   stop(): Promise<DowntimeResult>;
+  /** Bounded poll in the peer until ping has sent `n` requests (a reference window of known length). */
+  waitSent(n: number, timeoutMs: number): Promise<void>;
 }
 
 let seq = 0;
@@ -132,7 +134,13 @@ export async function startDowntimeSampler(peer: StreamingPeer, target: string, 
     const got = await stop().then((x) => `${x.timeline.length} requests, none answered`, (e: Error) => e.message);
     throw new Error(`downtime sampler on ${targetName(peer)}: ${target} did not answer within ${readyMs}ms (${got})`);
   }
-  return { stop };
+  const waitSent = async (n: number, timeoutMs: number): Promise<void> => {
+    // Each request leaves one stamped line: its reply or "no answer yet" (-O).
+    const polls = Math.max(1, Math.ceil(timeoutMs / 50));
+    const w = await peer.exec(`i=0; until [ "$(grep -c 'icmp_seq=' ${log} 2>/dev/null)" -ge ${Math.ceil(n)} ]; do i=$((i+1)); [ $i -ge ${polls} ] && { echo SHORT; exit 4; }; sleep 0.05; done; echo SENT`, { timeoutMs: timeoutMs + 15_000 });
+    if (w.code !== 0 || !w.stdout.includes('SENT')) throw new Error(`downtime sampler on ${targetName(peer)}: ping to ${target} did not send ${n} requests within ${timeoutMs}ms`);
+  };
+  return { stop, waitSent };
 }
 
 /**

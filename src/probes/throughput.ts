@@ -14,6 +14,8 @@ export interface ThroughputOptions {
   family?: IpFamily;
   /** Server port. Default 5201. */
   port?: number;
+  /** Seconds per reported interval (-i, at least 0.1). Default 1. */
+  intervalS?: number;
 }
 
 export interface UdpThroughputOptions extends ThroughputOptions {
@@ -37,6 +39,10 @@ export interface ThroughputResult {
   jitterMs?: number;
   /** Per-interval (1 s by default) rates in bits/s, from intervals[].sum — measured on the client side. */
   intervals: number[];
+  /** The same intervals with their span, seconds after the test started. */
+  spans: { startS: number; endS: number; bitsPerSecond: number }[];
+  /** With `intervalS`: when the client started, Unix ms on its clock (to line intervals up with other events). */
+  startedAtMs?: number;
   /** Over intervals (bits/s); lossPct is always 0 here. */
   stats: Stats;
   /** iperf3's version string, e.g. "iperf 3.12". */
@@ -61,6 +67,7 @@ export function iperfClientCommand(addr: string, o: ThroughputOptions & { bitrat
   if (o.bitrate !== undefined) args.push('-u', '-b', o.bitrate);
   if ((o.parallel ?? 1) > 1) args.push('-P', String(o.parallel));
   if (o.reverse) args.push('-R');
+  if (o.intervalS !== undefined) args.push('-i', String(o.intervalS));
   return shellLine(args);
 }
 
@@ -76,12 +83,51 @@ async function runIperf(client: Exec, server: Exec, serverAddr: string, opts: Th
   const command = iperfClientCommand(serverAddr, { ...opts, port, seconds, bitrate });
   const srv = await startBackground(server, serverCommand, { port, proto: 'tcp' });
   try {
-    const r = await client.exec(command, { timeoutMs: seconds * 1000 + 30_000 });
-    const parsed = parseIperf3(r.stdout, r.stderr, command);
-    return { ...parsed, command, serverCommand, tool: 'iperf3' };
+    // With intervals asked for, the client's clock at start goes to stderr, so they can be placed in time.
+    const stamp = opts.intervalS !== undefined ? 'echo "kvnet-t0=$(date +%s%N)" >&2; ' : '';
+    const r = await client.exec(`${stamp}${command}`, { timeoutMs: seconds * 1000 + 30_000 });
+    const t0 = /kvnet-t0=(\d+)/.exec(r.stderr);
+    const parsed = parseIperf3(r.stdout, r.stderr.replace(/kvnet-t0=\d+\n?/, ''), command);
+    return { ...parsed, ...(t0 ? { startedAtMs: Number(t0[1]) / 1e6 } : {}), command, serverCommand, tool: 'iperf3' };
   } finally {
     await srv.stop();
   }
+}
+
+let seq = 0;
+
+/**
+ * TCP iperf3 that runs until `stop()`: the client runs detached in `client` into a log, and stop
+ * interrupts it (iperf3 still reports what it measured on SIGINT), so the run lasts exactly as long
+ * as whatever it is measured around. `maxSeconds` bounds it if stop never comes (default 600).
+ */
+export async function startTcpThroughput(client: Exec, server: Exec, serverAddr: string, opts: Omit<ThroughputOptions, 'seconds'> & { maxSeconds?: number } = {}): Promise<{ stop(): Promise<ThroughputResult> }> {
+  const port = opts.port ?? 5201;
+  const serverCommand = `iperf3 -s -1 -p ${port}`;
+  const command = iperfClientCommand(serverAddr, { ...opts, port, seconds: opts.maxSeconds ?? 600 });
+  const log = `/tmp/kvnet-iperf-${process.pid}-${++seq}`;
+  const srv = await startBackground(server, serverCommand, { port, proto: 'tcp' });
+  const r = await client.exec(`nohup sh -c ${shellLine([`echo "kvnet-t0=$(date +%s%N)" >&2; exec ${command}`])} >${log}.json 2>${log}.err </dev/null & echo $! >${log}.pid; echo STARTED`, { timeoutMs: 15_000 });
+  if (!r.stdout.includes('STARTED')) { await srv.stop(); throw new Error(`iperf3: '${command}' did not start: ${excerpt(r.stdout + r.stderr)}`); }
+  return {
+    async stop(): Promise<ThroughputResult> {
+      try {
+        const out = await client.exec(`p=$(cat ${log}.pid); kill -INT $p 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done; cat ${log}.json; echo; echo kvnet-stderr; cat ${log}.err; rm -f ${log}.json ${log}.err ${log}.pid`, { timeoutMs: 30_000 });
+        const [json, err = ''] = out.stdout.split('\nkvnet-stderr\n');
+        const t0 = /kvnet-t0=(\d+)/.exec(err);
+        // The interrupt is how this run ends, not an error of the measurement.
+        let text = json;
+        try {
+          const j = JSON.parse(json) as IperfJson;
+          if (j.error?.startsWith('interrupt - ')) { delete j.error; text = JSON.stringify(j); }
+        } catch { /* parseIperf3 names it */ }
+        const parsed = parseIperf3(text, err.replace(/kvnet-t0=\d+\n?/, ''), command);
+        return { ...parsed, ...(t0 ? { startedAtMs: Number(t0[1]) / 1e6 } : {}), command, serverCommand, tool: 'iperf3' };
+      } finally {
+        await srv.stop();
+      }
+    },
+  };
 }
 
 interface IperfSum {
@@ -96,7 +142,7 @@ interface IperfSum {
 interface IperfJson {
   error?: string;
   start?: { version?: string; test_start?: { protocol?: string } };
-  intervals?: { sum?: IperfSum }[];
+  intervals?: { sum?: IperfSum & { start?: number; end?: number } }[];
   end?: { sum?: IperfSum; sum_sent?: IperfSum; sum_received?: IperfSum };
 }
 
@@ -117,7 +163,9 @@ export function parseIperf3(stdout: string, stderr = '', command = 'iperf3'): Om
   if (sent?.bits_per_second === undefined || received?.bits_per_second === undefined) {
     throw new Error(`iperf3: no end.sum_sent/sum_received in JSON of '${command}'`);
   }
-  const intervals = (j.intervals ?? []).map((i) => i.sum?.bits_per_second).filter((b): b is number => typeof b === 'number');
+  const sums = (j.intervals ?? []).map((i) => i.sum).filter((x): x is IperfSum & { start?: number; end?: number } => typeof x?.bits_per_second === 'number');
+  const intervals = sums.map((x) => x.bits_per_second as number);
+  const spans = sums.map((x) => ({ startS: x.start ?? 0, endS: x.end ?? 0, bitsPerSecond: x.bits_per_second as number }));
   const udp = protocol === 'udp' ? (end.sum_received ?? end.sum ?? {}) : undefined;
   return {
     protocol,
@@ -129,6 +177,7 @@ export function parseIperf3(stdout: string, stderr = '', command = 'iperf3'): Om
     ...(udp?.packets !== undefined ? { packets: udp.packets } : {}),
     ...(udp?.jitter_ms !== undefined ? { jitterMs: udp.jitter_ms } : {}),
     intervals,
+    spans,
     stats: summarize(intervals),
     ...(j.start?.version ? { version: j.start.version } : {}),
   };

@@ -27,6 +27,8 @@ export interface TimelineOptions {
   title: string;
   outages?: readonly TimelineSpan[];
   events?: readonly TimelineEvent[];
+  /** The y axis: RTT (ms) unless told (a throughput series, say). */
+  yLabel?: string;
   width?: number;
   height?: number;
 }
@@ -45,7 +47,7 @@ export function timelineSvg(points: readonly TimelinePoint[], opts: TimelineOpti
   const x = (t: number) => f.left + ((t - t0) / (t1 - t0)) * (f.right - f.left);
   const y = (v: number) => f.bottom - (v / yMax) * (f.bottom - f.top);
   const out = open(f, opts.title, 'timeline');
-  out.push(...yAxis(f, yTicks, 'RTT (ms)', y));
+  out.push(...yAxis(f, yTicks, opts.yLabel ?? 'RTT (ms)', y));
   for (const t of niceTicks(t0 / 1000, t1 / 1000, 8).filter((s) => s * 1000 <= t1)) {
     const px = x(t * 1000).toFixed(1);
     out.push(`<line x1="${px}" y1="${f.bottom}" x2="${px}" y2="${f.bottom + 4}" stroke="${COLORS.axis}"/>`);

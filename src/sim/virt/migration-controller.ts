@@ -340,7 +340,8 @@ export class MigrationController extends Controller {
     const spec = structuredClone(source.spec) as Record<string, unknown> & { nodeName?: string; nodeSelector?: Record<string, string>; affinity?: { podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: unknown[] } } };
     delete spec.nodeName;
     const added = (m.spec as { addedNodeSelector?: Record<string, string> }).addedNodeSelector;
-    if (added) spec.nodeSelector = { ...spec.nodeSelector, ...added };
+    // Upstream renders the target pod from the VMI (RenderMigrationManifest): a pin an earlier migration added to the source pod does not carry over.
+    spec.nodeSelector = { 'kubevirt.io/schedulable': 'true', ...(vmi.spec as { nodeSelector?: Record<string, string> }).nodeSelector, ...added };
     const term = { labelSelector: { matchLabels: { [CREATED_BY_LABEL]: vmi.metadata.uid as string } }, topologyKey: 'kubernetes.io/hostname' };
     spec.affinity = { ...spec.affinity, podAntiAffinity: { ...spec.affinity?.podAntiAffinity, requiredDuringSchedulingIgnoredDuringExecution: [...(spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []), term] } };
     const name = `virt-launcher-${vmi.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;

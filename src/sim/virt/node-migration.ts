@@ -11,6 +11,7 @@ import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
 import type { VirtHandler } from '../controllers/virt-handler.ts';
 import type { HandlerEndpoint } from '../controllers/virt-operator.ts';
+import { run } from '../fabric/exec.ts';
 import { NftTable } from '../fabric/nft-table.ts';
 import { MACHINE_NETNS, type Fabric } from '../fabric/topo.ts';
 import type { FaultHandler, FaultName } from '../faults.ts';
@@ -30,6 +31,9 @@ export class NodeMigration implements NodeSide {
   private portSeq = 0;
   private stalled = false;
   private networkDown = false;
+  private shared = false;
+  /** migration-network-shared: where each migration prepared under it really sends (the target handler's pod IP). */
+  private readonly sharedTo = new Map<string, string>();
   /** How long each cut-over took (ms), by migration uid: the guest's downtime floor. */
   readonly cutOverMs = new Map<string, number>();
 
@@ -51,6 +55,11 @@ export class NodeMigration implements NodeSide {
         description: `migration traffic (TCP ${PORT_FIRST}-${PORT_FIRST + PORT_COUNT - 1} between nodes) is dropped on both paths it can take: the machine-network switch drops it on a dedicated migration network, the nodes drop it before the pod-network overlay; migrations make no progress and fail after progressTimeout`,
         set: async () => { this.networkDown = true; await Promise.all(this.downTables().map((t) => t.table.replace(t.body))); },
         clear: async () => { this.networkDown = false; await Promise.all(this.downTables().map((t) => t.table.delete())); },
+      },
+      'migration-network-shared': {
+        description: 'with a dedicated migration network configured, migrations prepared while set send the memory stream to the target virt-handler pod\'s pod IP, over the pod network (node eth0 and the VXLAN overlay, the link tenant traffic rides), not to its migration0 address; targetNodeAddress still names migration0, as when the migration NAD\'s macvlan master is the primary NIC',
+        set: async () => { this.shared = true; },
+        clear: async () => { this.shared = false; },
       },
     };
   }
@@ -92,8 +101,11 @@ export class NodeMigration implements NodeSide {
       await this.handler.prepareTargetNics(dom, vmi);
       if (dom.guestIP) openPortForward(this.fabric, launcher, dom.guestIP, `${plan.namespace}/${plan.vmiName} (target)`);
       this.handler.markPodRunning(podObj, launcher);
-      const { netns, address } = this.migrationAddress(plan.targetNode);
-      const rx = await MemoryReceiver.listen(netns, address, PORT_FIRST + (this.portSeq++ % PORT_COUNT));
+      const { netns, address, via } = this.migrationAddress(plan.targetNode);
+      const podIp = this.shared && via === 'migration-network' ? await primaryIPv4(netns) : undefined;
+      // Under migration-network-shared the proxy also answers on the pod IP, where the stream then goes.
+      const rx = await MemoryReceiver.listen(netns, podIp ? '0.0.0.0' : address, PORT_FIRST + (this.portSeq++ % PORT_COUNT));
+      if (podIp) this.sharedTo.set(plan.migrationUid, podIp);
       if (this.stalled) rx.setPaused(true);
       this.receivers.set(plan.migrationUid, rx);
       return { targetNodeAddress: address };
@@ -109,11 +121,14 @@ export class NodeMigration implements NodeSide {
     if (!rx || dom.target?.migrationUid !== plan.migrationUid) throw new Error(`migration ${plan.migrationUid}: the target is not prepared`);
     const started = Date.now();
     const source = this.migrationAddress(plan.sourceNode);
-    const over = source.via === 'pod-network' ? 'the pod network' : 'the migration network';
-    const path = () => (this.networkDown ? `migration traffic ${source.address} -> ${targetNodeAddress}:${rx.port} over ${over} is dropped between the nodes` : undefined);
+    const sharedTo = this.sharedTo.get(plan.migrationUid);
+    const over = source.via === 'pod-network' || sharedTo ? 'the pod network' : 'the migration network';
+    const to = sharedTo ?? targetNodeAddress;
+    const path = () => (this.networkDown ? `migration traffic ${source.address} -> ${to}:${rx.port} over ${over} is dropped between the nodes` : undefined);
     try {
-      await copyMemory(source.netns, targetNodeAddress, rx, plan, onProgress, signal, path);
+      await copyMemory(source.netns, to, rx, plan, onProgress, signal, path);
     } finally {
+      this.sharedTo.delete(plan.migrationUid);
       this.receivers.delete(plan.migrationUid);
       rx.close();
     }
@@ -124,6 +139,7 @@ export class NodeMigration implements NodeSide {
   }
 
   async abortTarget(plan: MigrationPlan): Promise<void> {
+    this.sharedTo.delete(plan.migrationUid);
     const rx = this.receivers.get(plan.migrationUid);
     this.receivers.delete(plan.migrationUid);
     rx?.close();
@@ -135,6 +151,14 @@ export class NodeMigration implements NodeSide {
     const d = this.handler.runningDomain(namespace, vmiName);
     return d ? domainMigratable(d) : `VMI ${namespace}/${vmiName} is not running`;
   }
+}
+
+/** The pod IP of a virt-handler pod netns (its eth0), where the pod network reaches it. */
+async function primaryIPv4(netns: string): Promise<string> {
+  const out = (await run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'], { netns })).stdout;
+  const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
+  if (!ip) throw new Error(`virt-handler pod netns ${netns} has no IPv4 on eth0: ${out.trim()}`);
+  return ip;
 }
 
 function networkDownBody(match: string): string {
