@@ -159,9 +159,10 @@ capability('Measured during live migration', { ...CAP, feature: 'Live migration 
     expect(podResult.timeline.at(-1)?.ok, 'the pod path answers at the end').toBe(true);
   });
 
-  test('tenant impact of a migration over the pod network: p99 RTT and TCP throughput between VMs on the source and target nodes, during the copy against just before', async ({ lab, mig: { mover, tenants } }) => {
+  test('tenant impact of a migration over the pod network: p90 and p99 RTT and TCP throughput between VMs on the source and target nodes, during the copy against just before', async ({ lab, mig: { mover, tenants } }) => {
     const r = await tenantImpact(mover, tenants, 'the pod network');
     // Reported, not held: §8.2 promises nothing for other VMs; §8.11's dedicated network is what is held to a threshold.
+    await recordMetric(currentFeature(), 'tenant p90 RTT ratio, pod network', r.rtt.p90Ratio, '×');
     await recordMetric(currentFeature(), 'tenant p99 RTT ratio, pod network', r.rtt.p99Ratio, '×');
     await recordMetric(currentFeature(), 'tenant TCP ratio, pod network', r.tcp.ratio, '×');
   });
@@ -193,7 +194,7 @@ async function tenantImpact(mover: LabVm, tenants: [LabVm, LabVm], over: string)
   const rtt = await tenantRtt(b.from, b.to.podIPv4 as string, copyMs, () => mover.migrate({ toNode: b.to.node }));
   const label = `tenant ${b.from.name} (${b.from.node}) → ${b.to.name} (${b.to.node}) during a migration over ${over}`;
   const t0 = rtt.timeline[0].atMs - rtt.timeline[0].tMs;
-  await attachTimeline(`${label}: 10 ms ping`, { timeline: rtt.timeline, target: rtt.target, command: rtt.command, copy: rtt.copy, reference: rtt.reference, before: rtt.before, during: rtt.during, p99Ratio: rtt.p99Ratio, vmim: rtt.run.observedAt }, {
+  await attachTimeline(`${label}: 10 ms ping`, { timeline: rtt.timeline, target: rtt.target, command: rtt.command, copy: rtt.copy, reference: rtt.reference, before: rtt.before, during: rtt.during, p90Ratio: rtt.p90Ratio, p99Ratio: rtt.p99Ratio, vmim: rtt.run.observedAt }, {
     events: [{ tMs: rtt.reference.startMs - t0, label: 'reference' }, { tMs: rtt.copy.startMs - t0, label: 'copy (Running)' }, { tMs: rtt.copy.endMs - t0, label: rtt.run.phase }],
   });
   const i0 = tcp.iperf.startedAtMs as number;
@@ -202,7 +203,7 @@ async function tenantImpact(mover: LabVm, tenants: [LabVm, LabVm], over: string)
     spans: tcp.iperf.spans, startedAtMs: i0, copy: tcp.copy, reference: tcp.reference, beforeBps: tcp.beforeBps, duringBps: tcp.duringBps, ratio: tcp.ratio, coverage: tcp.coverage, command: tcp.iperf.command, vmim: tcp.run.observedAt,
   }, { yLabel: 'Mbit/s', events: [{ tMs: tcp.reference.startMs - i0, label: 'reference' }, { tMs: tcp.copy.startMs - i0, label: 'copy (Running)' }, { tMs: tcp.copy.endMs - i0, label: tcp.run.phase }] });
   await measured(`${label}: RTT during the copy`, rtt.timeline.filter((x) => x.ok && x.atMs >= rtt.copy.startMs && x.atMs < rtt.copy.endMs).map((x) => x.rttMs as number), rtt.during, 'ms', 'histogram',
-    { reference: rtt.before, p99Ratio: rtt.p99Ratio, tcpBeforeGbps: tcp.beforeBps / 1e9, tcpDuringGbps: tcp.duringBps / 1e9, tcpRatio: tcp.ratio, tcpCoverage: tcp.coverage });
+    { reference: rtt.before, p90Ratio: rtt.p90Ratio, p99Ratio: rtt.p99Ratio, tcpBeforeGbps: tcp.beforeBps / 1e9, tcpDuringGbps: tcp.duringBps / 1e9, tcpRatio: tcp.ratio, tcpCoverage: tcp.coverage });
   // The copy window must hold enough pings for a p99 (and the iperf3 run the whole copy) to mean anything.
   expect(rtt.during.count, `pings in the ${Math.round(rtt.copy.endMs - rtt.copy.startMs)} ms copy window`).toBeGreaterThanOrEqual(50);
   expect(tcp.coverage, 'share of the copy window the iperf3 run covered').toBeGreaterThanOrEqual(0.9);
@@ -268,7 +269,7 @@ capability('8.11.1 Configuring a dedicated secondary network for live migration'
     });
   });
 
-  test('with the dedicated network, tenant traffic between the source and target nodes keeps its p99 RTT and TCP throughput during the copy (§8.11 "minimizes the effects of network saturation on tenant workloads")', async ({ lab, mig: { mover, tenants } }) => {
+  test('with the dedicated network, tenant traffic between the source and target nodes keeps its p90 RTT and TCP throughput during the copy (§8.11 "minimizes the effects of network saturation on tenant workloads")', async ({ lab, mig: { mover, tenants } }) => {
     const t = lab.profile.thresholds.migration;
     const r = await withMigrationNetwork(lab, mover.namespace, async () => {
       const impact = await tenantImpact(mover, tenants, 'the dedicated migration network');
@@ -277,7 +278,8 @@ capability('8.11.1 Configuring a dedicated secondary network for live migration'
       expect(inCidr(addr, lab.profile.migration.networkRange), `targetNodeAddress ${addr} in ${lab.profile.migration.networkRange}`).toBe(true);
       return impact;
     });
-    await threshold('tenant p99 RTT ratio, dedicated network', r.rtt.p99Ratio, '<=', t.maxTenantP99RatioDedicated, '×');
+    await recordMetric(currentFeature(), 'tenant p99 RTT ratio, dedicated network', r.rtt.p99Ratio, '×');
+    await threshold('tenant p90 RTT ratio, dedicated network', r.rtt.p90Ratio, '<=', t.maxTenantP90RatioDedicated, '×');
     await threshold('tenant TCP ratio, dedicated network', r.tcp.ratio, '>=', t.minTenantTcpRatioDedicated, '×');
   });
 });

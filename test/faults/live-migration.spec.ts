@@ -35,7 +35,7 @@ faultMatrix({
   // backoff) into the next case: only the last case drains.
   cases: [
     { fault: 'migration-network-down', fail: MIGRATING, grepInvert: MIG.drain, messages: { [MIG.phases]: stuck, [MIG.bridge]: stuck, [MIG.tenantDedicated]: stuck } },
-    { fault: 'migration-network-shared', fail: [MIG.tenantDedicated], messages: { [MIG.tenantDedicated]: /\[threshold\].*tenant p99 RTT ratio, dedicated network/s } },
+    { fault: 'migration-network-shared', fail: [MIG.tenantDedicated], messages: { [MIG.tenantDedicated]: /\[threshold\].*tenant p90 RTT ratio, dedicated network/s } },
     { fault: 'migration-stalled', fail: [...MIGRATING, MIG.drain], messages: { [MIG.phases]: stuck, [MIG.survive]: stuck, [MIG.drain]: /kubevirt-evacuation-.*Failed/s } },
   ],
 });
