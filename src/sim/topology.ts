@@ -72,6 +72,7 @@ export const TOPOLOGY: Topology = {
     { name: 'eth2', role: 'bridge-port' },
     { name: 'eth3', role: 'external-uplink' },
     { name: 'eth4', role: 'migration' },
+    { name: 'eth5', role: 'bridge-port' },
   ],
   externalBridge: { name: 'br-ex', uplink: 'eth3' },
   vlans: [{ id: 300, vmAddressBase: '172.16.30.100' }],

@@ -20,7 +20,7 @@ test('the published profile is what the topology says', () => {
   expect(simProfile(TOPOLOGY)).toEqual({
     secondary: {
       noGuestAgentImage: 'quay.io/containerdisks/fedora:41',
-      bridgePort: 'eth1', altBridgePort: 'eth2', localnetBridge: 'br-ex',
+      bridgePort: 'eth1', altBridgePort: 'eth2', hotplugBridgePort: 'eth5', localnetBridge: 'br-ex',
       underlayHostIPv4: '192.168.126.250', underlayPrefix: 24, underlayHostPort: 8080, underlayVmIPv4Base: '192.168.126.100',
       underlayVlan: 300, underlayVlanHostIPv4: '172.16.30.250', underlayVlanVmIPv4Base: '172.16.30.100',
       dhcpRange: '10.203.1.100-10.203.1.200/24',

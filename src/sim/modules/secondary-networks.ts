@@ -61,12 +61,12 @@ export const secondaryNetworks: SimModule = {
     };
   },
   profile(t) {
-    const [bridgePort, altBridgePort] = nicsWithRole('bridge-port', t);
+    const [bridgePort, altBridgePort, hotplugBridgePort] = nicsWithRole('bridge-port', t);
     const host = t.outsideHost;
     const [vlan] = t.vlans;
     return {
       secondary: {
-        bridgePort, altBridgePort, localnetBridge: t.externalBridge.name,
+        bridgePort, altBridgePort, hotplugBridgePort, localnetBridge: t.externalBridge.name,
         underlayHostIPv4: hostAddress(host.native), underlayPrefix: prefixOf(host.native), underlayHostPort: host.port, underlayVmIPv4Base: t.machineNetwork.vmAddressBase,
         underlayVlan: vlan.id, underlayVlanHostIPv4: hostAddress(host.vlans[vlan.id]), underlayVlanVmIPv4Base: vlan.vmAddressBase,
         dhcpRange: t.dhcpRange,
