@@ -2,6 +2,7 @@
 // status subresources, finalizers, patches and watches. HTTP handlers and in-process
 // controllers both go through here, so they see one behaviour.
 import { randomUUID } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
 import { type Kind, KINDS, apiVersionOf, kindOf } from './kinds.ts';
 import {
   applyJsonPatch, applyMergePatch, applyStrategicMergePatch, diffMergePatch, type Json,
@@ -38,6 +39,8 @@ export interface WriteOptions {
   operation?: 'Apply' | 'Update';
   dryRun?: boolean;
   force?: boolean;
+  /** The client's user (the HTTP API sets it); absent for the sim's own components. */
+  user?: string;
 }
 
 const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -133,7 +136,7 @@ export class Registry {
       obj.spec = { finalizers: ['kubernetes'], ...(obj.spec as object) };
       obj.status = { phase: 'Active' };
     }
-    this.admit(kind, 'CREATE', obj, undefined, opts.dryRun);
+    this.admit(kind, 'CREATE', obj, undefined, opts);
     checkStorable(obj);
     if (opts.dryRun) return obj;
     return structuredClone(this.store.put(kind, obj));
@@ -286,8 +289,8 @@ export class Registry {
     }
   }
 
-  private admit(kind: Kind, operation: Operation, object: KObject, oldObject?: KObject, dryRun?: boolean): void {
-    const req: AdmissionRequest = { operation, object, oldObject, store: this.reader, cluster: this.cluster, ...(dryRun ? { dryRun } : {}) };
+  private admit(kind: Kind, operation: Operation, object: KObject, oldObject: KObject | undefined, opts: WriteOptions): void {
+    const req: AdmissionRequest = { operation, object, oldObject, store: this.reader, cluster: this.cluster, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.user ? { userInfo: { username: opts.user } } : {}) };
     for (const m of this.mutators) m(req);
     const causes = this.validators.flatMap((v) => v(req));
     if (causes.length) throw errors.invalid(kind.kind, kind.group, object.metadata.name ?? '', causes);
@@ -320,7 +323,7 @@ export class Registry {
       }
       if (specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
       if (opts.fieldManager) next.metadata.managedFields = upsertManaged(next.metadata.managedFields, opts.fieldManager, opts.operation ?? 'Update', next.apiVersion);
-      this.admit(kind, 'UPDATE', next, cur, opts.dryRun);
+      this.admit(kind, 'UPDATE', next, cur, opts);
     }
     checkStorable(next);
     if (opts.dryRun) return next;
@@ -395,17 +398,6 @@ function randomSuffix(): string {
 function stripRv(o: KObject): unknown {
   const { resourceVersion: _r, managedFields: _m, ...meta } = o.metadata;
   return { ...o, metadata: meta };
-}
-
-/**
- * JSON with object keys sorted. Clients serialize in their own key order (Go structs in field order,
- * client-node alphabetically), so a plain JSON.stringify comparison saw an unchanged object as
- * changed: a no-op replace bumped resourceVersion (and generation), and watchers got a MODIFIED.
- */
-function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
-    ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : x));
 }
 
 function specChanged(a: KObject, b: KObject): boolean {

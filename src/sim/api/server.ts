@@ -16,6 +16,9 @@ import { ApiError, errors } from './status.ts';
 import { toTable } from './table.ts';
 import type { KObject } from './types.ts';
 
+/** Who the bearer token authenticates: a cluster admin, no KubeVirt service account (admission tells them apart). */
+export const CLIENT_USER = 'kube:admin';
+
 export const KUBERNETES_VERSION = { major: '1', minor: '31', gitVersion: 'v1.31.0-kvnet-sim', platform: 'linux/amd64', goVersion: 'n/a', compiler: 'n/a', gitCommit: 'kvnet', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z' };
 
 /** virt-api's verbs; the sim's controllers provide them. */
@@ -223,12 +226,12 @@ export class ApiServer {
     if (method === 'POST' && !name) {
       const body = decodeObjectBody(req, raw, !!kind.builtin) as KObject;
       const dryRun = queryDryRun(q, 'CreateOptions');
-      return this.send(res, 201, reg.create(kind, namespace, body, { dryRun, fieldManager }));
+      return this.send(res, 201, reg.create(kind, namespace, body, { dryRun, fieldManager, user: CLIENT_USER }));
     }
     if (method === 'PUT' && name) {
       const body = decodeObjectBody(req, raw, !!kind.builtin) as KObject;
       const dryRun = queryDryRun(q, 'UpdateOptions');
-      return this.send(res, 200, reg.update(kind, namespace, name, body, { subresource, dryRun, fieldManager }));
+      return this.send(res, 200, reg.update(kind, namespace, name, body, { subresource, dryRun, fieldManager, user: CLIENT_USER }));
     }
     if (method === 'PATCH' && name) {
       const type = PATCH_TYPES[mediaType(req)];
@@ -241,7 +244,7 @@ export class ApiServer {
       const body = type === 'apply' ? parseYaml(raw) : parseJson(raw);
       const dryRun = queryDryRun(q, 'PatchOptions');
       const existed = !!reg.tryGet(kind, namespace, name);
-      const out = reg.patch(kind, namespace, name, type, body, { subresource, dryRun, fieldManager, force: q.get('force') === 'true' });
+      const out = reg.patch(kind, namespace, name, type, body, { subresource, dryRun, fieldManager, force: q.get('force') === 'true', user: CLIENT_USER });
       return this.send(res, type === 'apply' && !existed ? 201 : 200, out);
     }
     if (method === 'DELETE') {

@@ -12,7 +12,8 @@ export interface StatusDetails {
   name?: string;
   group?: string;
   kind?: string;
-  causes?: Cause[];
+  /** As metav1.StatusCause: `field` omitted when the cause is about the whole object. */
+  causes?: (Omit<Cause, 'field'> & { field?: string })[];
 }
 
 export class ApiError extends Error {
@@ -48,10 +49,11 @@ export const errors = {
     new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resourceRef(plural, group, name)}: ${why}`, { name, group, kind: plural }),
   /** apierrors.NewInvalid: `<Kind>[.<group>] "<name>" is invalid: <cause>` or `[<cause>, <cause>]`. */
   invalid: (kind: string, group: string, name: string, causes: Cause[]) => {
-    const msgs = [...new Set(causes.map((c) => `${c.field}: ${c.message}`))];
+    const msgs = [...new Set(causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)))];
     return new ApiError(422, 'Invalid',
       `${group ? `${kind}.${group}` : kind} "${name}" is invalid: ${msgs.length === 1 ? msgs[0] : `[${msgs.join(', ')}]`}`,
-      { name, group, kind, causes });
+      // A cause about the whole object has no field (metav1.StatusCause omits it).
+      { name, group, kind, causes: causes.map((c) => (c.field ? c : { reason: c.reason, message: c.message })) });
   },
   gone: (msg: string) => new ApiError(410, 'Gone', msg),
   /** negotiation.NewUnsupportedMediaTypeError. */

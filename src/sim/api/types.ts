@@ -40,7 +40,7 @@ export interface KObject {
 export interface Cause {
   reason: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong';
   message: string;
-  /** JSON path of the field, e.g. `spec.template.spec.domain.devices.interfaces[0].ports[0].port`. */
+  /** JSON path of the field, e.g. `spec.template.spec.domain.devices.interfaces[0].ports[0].port`; '' for the whole object. */
   field: string;
 }
 
@@ -59,6 +59,8 @@ export interface AdmissionRequest {
   store: StoreReader;
   /** Sim cluster settings admission may depend on. */
   cluster: { dualStack: boolean };
+  /** Who asked, for a client's request; absent for the sim's own components (their service accounts). */
+  userInfo?: { username: string };
   /** A dry run: webhooks with side effects (KubeMacPool's pool) must not record anything. */
   dryRun?: boolean;
 }

@@ -1,6 +1,7 @@
 // KubeVirt VirtualMachine / VirtualMachineInstance networking rules (seed §8.2–8.13),
 // the checks virt-api's validating webhook makes on interfaces and networks.
 import type { AdmissionRequest, Cause, KObject } from '../types.ts';
+import { canonicalJson } from '../canonical-json.ts';
 import {
   at, dig, duplicates, forbidden, get, has, intRange, invalid, isObject, list, oneOf, required, show,
 } from './fields.ts';
@@ -27,16 +28,21 @@ export function validateVirtualMachine(req: AdmissionRequest): Cause[] {
     causes.push(forbidden('spec.running', 'spec.running and spec.runStrategy are mutually exclusive; set only one (runStrategy is preferred)'));
   }
   causes.push(...oneOf(get(spec, 'runStrategy'), 'spec.runStrategy', RUN_STRATEGIES, 'runStrategy'));
-  causes.push(...validateVmiSpec(dig(spec, 'template', 'spec'), 'spec.template.spec', req.operation === 'UPDATE'));
+  causes.push(...validateVmiSpec(dig(spec, 'template', 'spec'), 'spec.template.spec'));
   return causes;
 }
 
 export function validateVirtualMachineInstance(req: AdmissionRequest): Cause[] {
-  return validateVmiSpec(req.object.spec, 'spec', req.operation === 'UPDATE');
+  // virt-api's VMI update admitter: only KubeVirt's service accounts change a VMI spec (users go
+  // through the VM or a subresource); a user's spec change is refused, with no field.
+  if (req.operation === 'UPDATE' && req.userInfo && req.oldObject && canonicalJson(req.object.spec) !== canonicalJson(req.oldObject.spec)) {
+    return [{ reason: 'FieldValueNotSupported', field: '', message: 'update of VMI object is restricted' }];
+  }
+  return validateVmiSpec(req.object.spec, 'spec');
 }
 
 /** The shared VMI spec checks; `base` is where the spec sits in the object. */
-function validateVmiSpec(spec: unknown, base: string, isUpdate: boolean): Cause[] {
+function validateVmiSpec(spec: unknown, base: string): Cause[] {
   if (!isObject(spec)) return [];
   const causes: Cause[] = [];
   const ifBase = at(base, 'domain', 'devices', 'interfaces');
@@ -111,14 +117,29 @@ function validateVmiSpec(spec: unknown, base: string, isUpdate: boolean): Cause[
       causes.push(invalid(at(f, 'macAddress'), `macAddress ${show(mac)} ${why}; give a unicast MAC such as 02:00:00:00:00:01, or omit it to have one allocated`));
     }
 
-    // §8.9: hot unplug (state: absent) is not supported for SR-IOV interfaces.
-    if (isUpdate && get(iface, 'state') === 'absent' && has(iface, 'sriov')) {
-      causes.push(forbidden(at(f, 'state'), `hot unplug (state: absent) is not supported for SR-IOV interface ${show(name)}; stop the VM, remove the interface and its network, then start it again`));
-    }
-    causes.push(...oneOf(get(iface, 'state'), at(f, 'state'), ['absent', 'up', 'down'], 'interface state'));
+    causes.push(...interfaceState(iface, at(f, 'state'), net));
   });
 
   return causes;
+}
+
+/**
+ * virt-api's rules on `state` (pkg/network/admitter/admit.go, validateInterfaceStateValue): only
+ * `absent` is a value, it is the bridge binding's hot unplug (§8.9.3: so SR-IOV's is refused), and
+ * never on the default network. Same messages, on create and update alike.
+ */
+function interfaceState(iface: unknown, field: string, net: unknown): Cause[] {
+  const state = get(iface, 'state');
+  if (state === undefined || state === '') return [];
+  const name = String(get(iface, 'name') ?? '');
+  const q = JSON.stringify;
+  const out: Cause[] = [];
+  if (state !== 'absent') out.push(invalid(field, `logical ${name} interface state value is unsupported: ${String(state)}`));
+  else {
+    if (!has(iface, 'bridge')) out.push(invalid(field, `${q(name)} interface's state "absent" is supported only for bridge binding`));
+    if (has(net, 'pod') || get(get(net, 'multus'), 'default') === true) out.push(invalid(field, `${q(name)} interface's state "absent" is not supported on default networks`));
+  }
+  return out;
 }
 
 /** Names of the multus networks a VM (or VMI) spec attaches, for the lead's NAD lookups. */
