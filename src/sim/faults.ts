@@ -9,7 +9,7 @@ export const FAULT_NAMES = [
   'masquerade-nat-broken', 'pod-network-loss', 'overlay-drop', 'overlay-mtu-low',
   'kube-proxy-stale', 'dns-down', 'endpoints-stuck', 'metallb-stuck',
   'bridge-port-down', 'vlan-leak', 'overlay-partition', 'policy-ignored', 'vf-not-moved', 'guest-agent-down', 'dhcp-down',
-  'migration-stalled', 'migration-network-down', 'migration-network-shared', 'kubemacpool-duplicate',
+  'migration-stalled', 'migration-network-down', 'migration-network-shared', 'kubemacpool-duplicate', 'hotplug-not-attached',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 

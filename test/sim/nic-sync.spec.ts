@@ -50,6 +50,17 @@ async function editVm(edit: (spec: { domain: { devices: { interfaces: IfaceSpec[
   await sim.kube.replace(cur);
 }
 
+/** Every distinct infoSource of interface `name` a watch on the VMI sees, in order, until `last`. */
+async function infoSources(name: string, last: string): Promise<string[]> {
+  const out: string[] = [];
+  await sim.kube.waitForObject(VM_API, 'VirtualMachineInstance', NS, vm.name, (o) => {
+    const src = ((o?.status as { interfaces?: { name?: string; infoSource?: string }[] } | undefined)?.interfaces ?? []).find((i) => i.name === name)?.infoSource;
+    if (src && out.at(-1) !== src) out.push(src);
+    return src === last || undefined;
+  }, { what: `${name} reported with infoSource "${last}"`, timeoutMs: 60_000 });
+  return out;
+}
+
 /** The node side of a migration, driven as the migration controller would (see node-migration.spec.ts). */
 async function migrate(targetNode: string): Promise<void> {
   const cur = await vmi();
@@ -109,7 +120,10 @@ test('a bridge NIC added to the spec waits for the next migration, then the gues
   expect(await guestHas('eth2'), 'no eth2 before a migration').toBe(false);
   expect((await vmiInterfaces(sim.kube, NS, vm.name)).map((i) => i.name)).not.toContain('br2');
 
+  const seen = infoSources('br2', 'domain, guest-agent, multus-status');
   await migrate('node-1');
+  // In the pod first, then in the domain, then reported by the guest agent (seed §8.9.2's final shape).
+  expect(await seen, 'br2 infoSource values as a watch saw them').toEqual(['multus-status', 'domain, multus-status', 'domain, guest-agent, multus-status']);
   // Positive control for the negative above: the same check now finds it.
   await expect.poll(() => guestHas('eth2'), { message: 'the guest has eth2 after the migration', timeout: 10_000 }).toBe(true);
   expect((await vm.guest.execOk('cat /sys/class/net/eth2/address')).trim()).toBe(ADDED_MAC);
@@ -117,4 +131,33 @@ test('a bridge NIC added to the spec waits for the next migration, then the gues
   expect(await new GuestOs(peer.guest).reaches('10.8.0.3', { tries: 5 }), 'the peer reaches the new NIC').toBe(true);
   await expect.poll(async () => (await vmiInterfaces(sim.kube, NS, vm.name)).find((i) => i.name === 'br2'), { timeout: 10_000 })
     .toMatchObject({ interfaceName: 'eth2', mac: ADDED_MAC });
+});
+
+test('four PCI ports for NICs (§8.9.1): past them a hot-plugged NIC stays in the pod, with a SyncFailed event; a restart boots it as an ordinary NIC', async () => {
+  // default and br2 are in the guest (br was unplugged, freeing its port): two of br3..br5 fit.
+  const added = ['br3', 'br4', 'br5'];
+  await editVm((s) => {
+    added.forEach((name, i) => {
+      s.domain.devices.interfaces.push({ name, bridge: {}, macAddress: `02:00:00:08:01:0${i}` });
+      s.networks.push({ name, multus: { networkName: 'sync-net' } });
+    });
+  });
+  await expect.poll(async () => (await vmiIfaces()).map((i) => i.name), { message: 'the VM controller adds them to the VMI' }).toEqual(expect.arrayContaining(added));
+  await migrate('node-2');
+  await expect.poll(async () => Object.fromEntries((await vmiInterfaces(sim.kube, NS, vm.name)).filter((i) => added.includes(i.name as string)).map((i) => [i.name, i.infoSource])), { timeout: 10_000 })
+    .toEqual({ br3: 'domain, guest-agent, multus-status', br4: 'domain, guest-agent, multus-status', br5: 'multus-status' });
+  const macs = (await vm.guest.execOk('cat /sys/class/net/*/address')).split('\n');
+  expect(macs, 'the guest has the two that fit').toEqual(expect.arrayContaining(['02:00:00:08:01:00', '02:00:00:08:01:01']));
+  expect(macs, 'and not the one past the ports').not.toContain('02:00:00:08:01:02');
+  const events = await sim.kube.list<KObject>('v1', 'Event', NS);
+  const failed = events.filter((e) => (e as { reason?: string }).reason === 'SyncFailed' && (e as { involvedObject?: { name?: string } }).involvedObject?.name === vm.name);
+  expect(failed.map((e) => (e as { message?: string }).message).join('\n')).toContain('br5: internal error: No more available PCI slots');
+
+  // A restart boots every interface of the spec: all five are ordinary NICs.
+  const old = (await vmi()).metadata?.uid;
+  await sim.kube.delete({ apiVersion: VM_API, kind: 'VirtualMachineInstance', metadata: { name: vm.name, namespace: NS } });
+  await sim.kube.waitForObject(VM_API, 'VirtualMachineInstance', NS, vm.name, (o) => (o && o.metadata?.uid !== old && (o.status as { phase?: string } | undefined)?.phase === 'Running') || undefined, { what: 'the restarted VMI Running', timeoutMs: 60_000 });
+  vm.guest = await vm.guest.reconnect(60_000);
+  const after = (await vm.guest.execOk('cat /sys/class/net/*/address')).split('\n');
+  expect(after).toEqual(expect.arrayContaining([ADDED_MAC, '02:00:00:08:01:00', '02:00:00:08:01:01', '02:00:00:08:01:02']));
 });

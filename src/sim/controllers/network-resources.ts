@@ -6,10 +6,12 @@
 // the render (kubevirt/kubevirt pkg/network/multus NetworkToResource); virt-controller retries.
 import { type Kind, kindOf } from '../api/kinds.ts';
 import type { Registry } from '../api/registry.ts';
-import type { VmiNetwork } from './kubevirt-types.ts';
+import type { VmiNetwork, VmiSpec } from './kubevirt-types.ts';
 
 const NAD = kindOf('k8s.cni.cncf.io/v1', 'NetworkAttachmentDefinition') as Kind;
 export const NAD_RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
+export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
+export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 
 /** A VM network's NAD reference (`name` in the VM's namespace, or `namespace/name`). */
 export function nadRef(vmNamespace: string, networkName: string): { namespace: string; name: string } {
@@ -30,4 +32,26 @@ export function networkResourceRequests(api: Registry, vmNamespace: string, netw
     for (const r of (res ?? '').split(',').map((x) => x.trim()).filter(Boolean)) counts[r] = (counts[r] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, String(v)]));
+}
+
+/** Multus pod interface names KubeVirt derives from the network name (pod<hash>). */
+export function podInterfaceName(network: string): string {
+  let h = 0;
+  for (const ch of network) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return `pod${h.toString(16).padStart(8, '0').slice(0, 11)}`;
+}
+
+/** The VMI's Multus networks the pod gets: an interface hot-unplugged (`state: absent`) is left out (generateMultusAnnotation). */
+export function podMultusNetworks(vmNamespace: string, spec: VmiSpec): VmiNetwork[] {
+  const absent = new Set((spec.domain.devices?.interfaces ?? []).filter((i) => i.state === 'absent').map((i) => i.name));
+  return (spec.networks ?? []).filter((n) => n.multus && !absent.has(n.name));
+}
+
+/** The launcher pod's `k8s.v1.cni.cncf.io/networks` value (each NAD by namespace and name, as KubeVirt splits `ns/name`), or undefined. */
+export function multusNetworksAnnotation(vmNamespace: string, spec: VmiSpec): string | undefined {
+  const nets = podMultusNetworks(vmNamespace, spec).map((n) => {
+    const ref = nadRef(vmNamespace, n.multus?.networkName as string);
+    return { name: ref.name, namespace: ref.namespace, interface: podInterfaceName(n.name) };
+  });
+  return nets.length ? JSON.stringify(nets) : undefined;
 }

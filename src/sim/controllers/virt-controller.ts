@@ -10,7 +10,7 @@ import type { StoreEvent } from '../api/store.ts';
 import type { KObject } from '../api/types.ts';
 import { Controller, keyOf, splitKey, type ReconcileResult } from './controller.ts';
 import { recordEvent } from './events.ts';
-import { nadRef, networkResourceRequests } from './network-resources.ts';
+import { multusNetworksAnnotation, NETWORKS_ANNOTATION, networkResourceRequests } from './network-resources.ts';
 import {
   CREATED_BY_LABEL, VMI_FINALIZER, VM_LABEL, now, type VmiSpec, type VmiStatus,
 } from './kubevirt-types.ts';
@@ -261,12 +261,7 @@ export class VirtController extends Controller {
     const spec = vmi.spec as VmiSpec;
     const ns = vmi.metadata.namespace as string;
     const name = `virt-launcher-${vmi.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
-    // The networks annotation names each NAD by namespace and name, as KubeVirt splits `ns/name`.
-    const multus = (spec.networks ?? []).flatMap((n) => {
-      if (!n.multus) return [];
-      const ref = nadRef(ns, n.multus.networkName);
-      return [{ name: ref.name, namespace: ref.namespace, interface: `pod${hashName(n.name)}` }];
-    });
+    const multus = multusNetworksAnnotation(ns, spec);
     const devices = { 'devices.kubevirt.io/kvm': '1', 'devices.kubevirt.io/tun': '1', 'devices.kubevirt.io/vhost-net': '1', ...networkDevices };
     const pod = this.api.create(POD, ns, {
       apiVersion: 'v1', kind: 'Pod',
@@ -275,7 +270,7 @@ export class VirtController extends Controller {
         labels: { ...vmi.metadata.labels, 'kubevirt.io': 'virt-launcher', [CREATED_BY_LABEL]: vmi.metadata.uid as string, 'vm.kubevirt.io/name': vmi.metadata.name as string },
         annotations: {
           'kubevirt.io/domain': vmi.metadata.name as string,
-          ...(multus.length ? { 'k8s.v1.cni.cncf.io/networks': JSON.stringify(multus) } : {}),
+          ...(multus ? { [NETWORKS_ANNOTATION]: multus } : {}),
           ...pick(vmi.metadata.annotations, ['sidecar.istio.io/inject']),
         },
         ownerReferences: [{ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', name: vmi.metadata.name as string, uid: vmi.metadata.uid as string, controller: true, blockOwnerDeletion: true }],
@@ -296,13 +291,6 @@ export class VirtController extends Controller {
     });
     recordEvent(this.api, vmi, 'Normal', 'SuccessfulCreate', `Created virtual machine pod ${pod.metadata.name}`, COMPONENT);
   }
-}
-
-/** Multus pod interface names KubeVirt derives from the network name (pod<hash>). */
-function hashName(s: string): string {
-  let h = 0;
-  for (const ch of s) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return h.toString(16).padStart(8, '0').slice(0, 11);
 }
 
 function pick(o: Record<string, string> | undefined, keys: string[]): Record<string, string> {

@@ -19,10 +19,11 @@ import { CniAddError, type Multus, type ResolvedNetwork } from '../cni/multus.ts
 import type { Binding, Nic } from '../virt/binding.ts';
 import { MasqueradeBinding, masqueradeGuestIP, type MasqueradePrepared } from '../virt/bindings/masquerade.ts';
 import { MultusBinding, type MultusPrepared } from '../virt/bindings/multus.ts';
-import { domainMigratable, type Domain, type PlumbedNic } from '../virt/domain.ts';
+import { domainMigratable, RESERVED_NIC_PORTS, type Domain, type PlumbedNic } from '../virt/domain.ts';
 import { openPortForward, startLauncher, stopLauncher, type Launcher } from '../virt/launcher.ts';
 import { WarmLaunchers, type WarmLauncher } from '../virt/warm-launcher.ts';
 import { reportSandboxFailure, sandboxRetryDelayMs } from '../cni/pod-sandbox.ts';
+import { NETWORKS_ANNOTATION, NETWORK_STATUS_ANNOTATION } from './network-resources.ts';
 import { Controller, keyOf, splitKey } from './controller.ts';
 import { recordEvent } from './events.ts';
 import {
@@ -75,6 +76,13 @@ export class VirtHandler extends Controller {
 
   /** The guest-agent-down fault's scope, while it is set. */
   private agentDown: FaultSelector | undefined;
+  /** The hotplug-not-attached fault's scope, while it is set. */
+  private notAttached: FaultSelector | undefined;
+
+  /** The hotplug-not-attached fault (modules/kubevirt.ts): a migration leaves NICs added to the selected VMs' specs in the pod, out of the guest. */
+  setHotplugNotAttached(sel: FaultSelector | undefined): void {
+    this.notAttached = sel;
+  }
 
   /** The guest-agent-down fault (modules/kubevirt.ts): the selected VMs' agents go silent; undefined: they answer. */
   setAgentDown(sel: FaultSelector | undefined): void {
@@ -161,10 +169,11 @@ export class VirtHandler extends Controller {
     const guestNetns = warm.netns;
     const leases: GuestConfig['dhcpLeases'] = {};
     const defaults: GuestConfig['defaultInterfaces'] = [];
-    const dom: Domain = { vmiUid: vmi.metadata.uid as string, active: launcher, guestNetns, agent: warm.agent, guestReport: [], interfaces: [], nics: new Map(), unplugged: new Map() };
+    const dom: Domain = { vmiUid: vmi.metadata.uid as string, active: launcher, guestNetns, agent: warm.agent, guestReport: [], interfaces: [], nics: new Map(), unplugged: new Map(), pending: new Map(), nicPorts: 0 };
     this.domains.set(key, dom);
     // Boot: prepare every NIC on the launcher, then connect each into the guest (interface order).
     const nics = this.nicsOf(spec, masq ? [masq.iface, ...secondaries.map((x) => x.iface)] : secondaries.map((x) => x.iface), masq?.mac ?? warm.prepared?.plan.mac);
+    dom.nicPorts = Math.max(RESERVED_NIC_PORTS, nics.length);
     const plumbed: PlumbedNic[] = [];
     for (const nic of nics) {
       const binding = this.bindingOf(nic);
@@ -251,7 +260,7 @@ export class VirtHandler extends Controller {
     this.status.write(VMI, vmi, { interfaces: dom.interfaces, conditions: this.conditions(vmi, dom) });
   }
 
-  /** A migration target gets every NIC the guest has, and the Multus ones added to the spec since; not the unplugged ones. */
+  /** A migration target gets every NIC the guest has, and the Multus ones added to the spec since (again, those the last one could not attach); not the unplugged ones. */
   async prepareTargetNics(dom: Domain, vmi: KObject): Promise<void> {
     const t = dom.target;
     if (!t) throw new Error('no migration target is prepared');
@@ -340,11 +349,12 @@ export class VirtHandler extends Controller {
       out.push({
         name: nic.iface.name, interfaceName: nic.ifName, mac: seen?.mac || nic.mac,
         ...(ips.length ? { ipAddress: ips[0], ipAddresses: ips } : {}),
-        infoSource: agentOn ? 'domain, guest-agent, multus-status' : 'domain, multus-status', queueCount: 1,
+        // guest-agent once the agent has reported the NIC (a hot-plugged one shows domain first).
+        infoSource: seen ? 'domain, guest-agent, multus-status' : 'domain, multus-status', queueCount: 1,
       });
     }
-    // Hot-unplugged: out of the domain, still attached to the pod (upstream's netstat keeps multus-status).
-    for (const { nic } of [...dom.unplugged.values()].sort((a, b) => a.nic.index - b.nic.index)) out.push({ name: nic.iface.name, infoSource: 'multus-status' });
+    // Hot-unplugged (out of the domain) or hot-plugged without a port (never in it): in the pod only.
+    for (const { nic } of [...dom.unplugged.values(), ...dom.pending.values()].sort((a, b) => a.nic.index - b.nic.index)) out.push({ name: nic.iface.name, infoSource: 'multus-status' });
     return out;
   }
 
@@ -413,8 +423,9 @@ export class VirtHandler extends Controller {
   }
 
   private setPodRunning(podObj: KObject, launcher: Launcher): void {
-    const cur = this.api.get(POD, podObj.metadata.namespace, podObj.metadata.name as string);
     const { pod, node } = launcher;
+    this.writeNetworkStatus(podObj, pod);
+    const cur = this.api.get(POD, podObj.metadata.namespace, podObj.metadata.name as string);
     const t = now();
     const hostIP = ((this.api.tryGet(kindOf('v1', 'Node') as Kind, undefined, node)?.status as { addresses?: { type: string; address: string }[] })?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
     cur.status = {
@@ -423,6 +434,22 @@ export class VirtHandler extends Controller {
       containerStatuses: [{ name: 'compute', ready: true, started: true, restartCount: 0, image: 'virt-launcher', imageID: 'virt-launcher', state: { running: { startedAt: t } } }],
     };
     this.api.update(POD, cur.metadata.namespace, cur.metadata.name as string, cur, { subresource: 'status' });
+  }
+
+  /**
+   * Multus's network-status on the launcher pod once its sandbox is up: the cluster network, then
+   * each attachment its networks annotation asked for, with the pod interface (pod<hash>).
+   */
+  private writeNetworkStatus(podObj: KObject, pod: PodInfo): void {
+    const cur = this.api.get(POD, podObj.metadata.namespace, podObj.metadata.name as string);
+    let asked: { name: string; namespace?: string; interface?: string }[] = [];
+    try { asked = JSON.parse(cur.metadata.annotations?.[NETWORKS_ANNOTATION] ?? '[]') as typeof asked; } catch { asked = []; }
+    const entries = [
+      { name: 'ovn-kubernetes', interface: 'eth0', ips: [pod.ipv4, ...(pod.ipv6 ? [pod.ipv6] : [])], default: true, dns: {} },
+      ...asked.map((a) => ({ name: `${a.namespace ?? cur.metadata.namespace}/${a.name}`, interface: a.interface, dns: {} })),
+    ];
+    cur.metadata.annotations = { ...cur.metadata.annotations, [NETWORK_STATUS_ANNOTATION]: JSON.stringify(entries, null, 2) };
+    this.api.update(POD, cur.metadata.namespace, cur.metadata.name as string, cur);
   }
 
   private fail(vmi: KObject, err: Error): void {
@@ -448,7 +475,7 @@ export class VirtHandler extends Controller {
     for (const p of dom.nics.values()) {
       await p.binding.disconnect(p.prepared, dom.guestNetns).catch((e: Error) => console.error(`virt-handler: detach ${p.nic.ifName}: ${e.message}`));
     }
-    for (const p of dom.unplugged.values()) await p.binding.release(p.prepared).catch(() => undefined);
+    for (const p of [...dom.unplugged.values(), ...dom.pending.values()]) await p.binding.release(p.prepared).catch(() => undefined);
     await stopLauncher(this.fabric, dom.active);
     // The guest netns outlives its launchers (a migration swaps them): it goes with the domain.
     await new Netns(dom.guestNetns).delete().catch(() => undefined);
@@ -481,24 +508,51 @@ export class VirtHandler extends Controller {
     dom.active = t.launcher;
     dom.target = undefined;
     for (const [ifName, old] of t.prepared) await dom.nics.get(ifName)?.binding.release(old).catch(() => undefined);
-    for (const p of dom.unplugged.values()) await p.binding.release(p.prepared).catch(() => undefined);
+    for (const p of [...dom.unplugged.values(), ...dom.pending.values()]) await p.binding.release(p.prepared).catch(() => undefined);
     dom.unplugged.clear();
+    dom.pending.clear();
     await stopLauncher(this.fabric, source);
-    // The guest gets the added NICs (their MAC, eth<index>) once it runs behind the target.
-    for (const p of t.added) {
-      await p.binding.connect(p.prepared, dom.guestNetns)
-        .then(() => { dom.nics.set(p.nic.ifName, p); })
-        .catch((e: Error) => console.error(`virt-handler: hot plug ${p.nic.ifName} after migration ${migrationUid}: ${e.message}`));
-    }
     const vmi = this.api.tryGet(VMI, source.namespace, this.vmiName(dom));
-    if (vmi && vmi.metadata.uid === dom.vmiUid) {
-      const [ns, name] = [vmi.metadata.namespace as string, vmi.metadata.name as string];
+    const current = vmi && vmi.metadata.uid === dom.vmiUid ? vmi : undefined;
+    // The added NICs are in the target pod (multus-status) before the guest has them.
+    for (const p of t.added) dom.pending.set(p.nic.ifName, p);
+    if (current && t.added.length) this.writeInterfaces(current, dom);
+    if (current) await this.hotplug(current, dom, migrationUid);
+    if (current) {
+      const [ns, name] = [current.metadata.namespace as string, current.metadata.name as string];
       this.faults.guestGone(dom.guestNetns);
       await this.faults.guestPlumbed({ namespace: ns, vm: name, node: dom.active.node, netns: dom.guestNetns, pod: dom.podNic ? dom.active.pod : undefined, launcherGateway: dom.podNic ? this.launcherGateway(dom) : undefined });
-      dom.interfaces = this.interfaceStatus(vmi, dom);
-      this.status.write(VMI, vmi, { interfaces: dom.interfaces });
+      this.writeInterfaces(current, dom);
     }
     return ms;
+  }
+
+  /**
+   * The guest gets the NICs its pod has and it lacks (their MAC, eth<index>), each on a free PCI
+   * port; without one, libvirt's attach fails and virt-handler reports the sync error as a Warning
+   * event (SyncFailed, pkg/virt-handler/vm.go), and the NIC stays in the pod only.
+   */
+  private async hotplug(vmi: KObject, dom: Domain, migrationUid: string): Promise<void> {
+    const [namespace, vm] = [vmi.metadata.namespace as string, vmi.metadata.name as string];
+    if (this.notAttached && selects(this.notAttached, { namespace, vm, node: dom.active.node, netns: dom.guestNetns })) return;
+    for (const [ifName, p] of [...dom.pending].sort((a, b) => a[1].nic.index - b[1].nic.index)) {
+      if (dom.nics.size >= dom.nicPorts) {
+        recordEvent(this.api, vmi, 'Warning', 'SyncFailed', `failed to hot plug interface ${p.nic.iface.name}: libvirt failed to attach interface ${p.nic.iface.name}: internal error: No more available PCI slots`, COMPONENT);
+        continue;
+      }
+      try {
+        await p.binding.connect(p.prepared, dom.guestNetns);
+        dom.pending.delete(ifName);
+        dom.nics.set(ifName, p);
+      } catch (e) {
+        console.error(`virt-handler: hot plug ${ifName} after migration ${migrationUid}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private writeInterfaces(vmi: KObject, dom: Domain): void {
+    dom.interfaces = this.interfaceStatus(vmi, dom);
+    this.status.write(VMI, vmi, { interfaces: dom.interfaces });
   }
 
   private vmiName(dom: Domain): string {

@@ -38,8 +38,8 @@ const NS = KUBEVIRT_CR.namespace;
 export const VIRT_HANDLER = 'virt-handler';
 /** v1.MigrationInterfaceName. */
 export const MIGRATION_INTERFACE = 'migration0';
-export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
-export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
+export { NETWORKS_ANNOTATION, NETWORK_STATUS_ANNOTATION } from './network-resources.ts';
+import { NETWORKS_ANNOTATION, NETWORK_STATUS_ANNOTATION } from './network-resources.ts';
 const HANDLER_LABELS = { 'kubevirt.io': VIRT_HANDLER, 'prometheus.kubevirt.io': 'true' };
 const IMAGE = 'registry.redhat.io/container-native-virtualization/virt-handler-rhel9:v4.17';
 /** kubelet's container restart backoff: 10 s doubling to 5 min (pkg/kubelet/kubelet.go). */

@@ -1,5 +1,6 @@
 // OpenShift Virtualization's core: the KubeVirt CR and HCO, VM/VMI admission, virt-controller,
-// kube-scheduler, virt-api, and on the nodes virt-handler with its guest-agent-down fault.
+// kube-scheduler, virt-api, and on the nodes virt-handler with its guest-agent-down and
+// hotplug-not-attached faults.
 import { validateHyperConverged } from '../api/admission/hyperconverged.ts';
 import { validateVirtualMachine, validateVirtualMachineInstance } from '../api/admission/virtual-machine.ts';
 import { DNS_SERVICE_IP } from '../api/service-allocator.ts';
@@ -42,6 +43,12 @@ export const kubevirt: SimModule = {
           scopes: ['namespace', 'vm', 'node'],
           set: async (spec) => handler.setAgentDown(spec.selector ?? {}),
           clear: async () => handler.setAgentDown(undefined),
+        },
+        'hotplug-not-attached': {
+          description: 'a migration does not attach the NICs added to the selected VMs\' specs (§8.9.2): the target pod has them, the guest does not (selector: namespace, vm, node)',
+          scopes: ['namespace', 'vm', 'node'],
+          set: async (spec) => handler.setHotplugNotAttached(spec.selector ?? {}),
+          clear: async () => handler.setHotplugNotAttached(undefined),
         },
       },
       stop: () => handler.stopAll(),

@@ -9,6 +9,9 @@ import type { VmiInterfaceStatus } from '../controllers/kubevirt-types.ts';
 import type { Binding, Nic } from './binding.ts';
 import type { Launcher } from './launcher.ts';
 
+/** Interfaces virt-launcher reserves PCI ports for at boot, counting the ones it boots with (nichotplug.go ReservedInterfaces). */
+export const RESERVED_NIC_PORTS = 4;
+
 export interface PlumbedNic {
   nic: Nic;
   binding: Binding;
@@ -33,6 +36,13 @@ export interface Domain {
   nics: Map<string, PlumbedNic>;
   /** Hot-unplugged NICs: out of the guest, still prepared on the active launcher. */
   unplugged: Map<string, PlumbedNic>;
+  /** Hot-plugged NICs in the active launcher's pod that the guest did not get (no free PCI port); retried at the next migration. */
+  pending: Map<string, PlumbedNic>;
+  /**
+   * PCIe root ports for NICs, fixed at boot (§8.9.1): the NICs booted with, and empty ones up to
+   * four in all (virt-launcher's ReservedInterfaces placeholders). A detach frees its port.
+   */
+  nicPorts: number;
   /** Where port-forward connects from inside the launcher: the guest's address behind the binding (none without a pod network). */
   guestIP?: string;
   /** The masquerade NIC, reported with the launcher's pod IPs. */

@@ -13,6 +13,7 @@ import type { KObject } from '../api/types.ts';
 import { Controller, keyOf, splitKey, type ReconcileResult } from '../controllers/controller.ts';
 import { recordEvent } from '../controllers/events.ts';
 import { CREATED_BY_LABEL, type VmiSpec, type VmiStatus } from '../controllers/kubevirt-types.ts';
+import { multusNetworksAnnotation, NETWORKS_ANNOTATION, NETWORK_STATUS_ANNOTATION, networkResourceRequests, podMultusNetworks } from '../controllers/network-resources.ts';
 import { type Stage, StageEngine, type Step } from '../stages/engine.ts';
 import type { MigrationState } from '../../kube/migration-state.ts';
 import type { MigrationPlan, MigrationProgress, NodeSide } from './node-side.ts';
@@ -345,12 +346,24 @@ export class MigrationController extends Controller {
     const term = { labelSelector: { matchLabels: { [CREATED_BY_LABEL]: vmi.metadata.uid as string } }, topologyKey: 'kubernetes.io/hostname' };
     spec.affinity = { ...spec.affinity, podAntiAffinity: { ...spec.affinity?.podAntiAffinity, requiredDuringSchedulingIgnoredDuringExecution: [...(spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []), term] } };
     const name = `virt-launcher-${vmi.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    // The networks come from the VMI spec as it is now (§8.9: NICs hot-plugged since the boot join,
+    // unplugged ones leave), and so do their device resources; Multus writes network-status anew.
+    const ns = vmi.metadata.namespace as string;
+    const vmiSpec = vmi.spec as VmiSpec;
+    const { [NETWORKS_ANNOTATION]: _n, [NETWORK_STATUS_ANNOTATION]: _s, ...annotations } = source.metadata.annotations ?? {};
+    const networks = multusNetworksAnnotation(ns, vmiSpec);
+    const devices = networkResourceRequests(this.api, ns, podMultusNetworks(ns, vmiSpec));
+    const containers = (spec.containers as { name: string; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[] | undefined) ?? [];
+    for (const c of containers.filter((x) => x.name === 'compute')) {
+      const keep = (r: Record<string, string> | undefined) => Object.fromEntries(Object.entries(r ?? {}).filter(([k]) => !k.includes('/') || k.startsWith('devices.kubevirt.io/')));
+      c.resources = { ...c.resources, requests: { ...keep(c.resources?.requests), ...devices }, limits: { ...keep(c.resources?.limits), ...devices } };
+    }
     const pod = this.api.create(POD, vmi.metadata.namespace, {
       apiVersion: 'v1', kind: 'Pod',
       metadata: {
         name, namespace: vmi.metadata.namespace,
         labels: { ...source.metadata.labels, [MIGRATION_JOB_LABEL]: m.metadata.uid as string },
-        annotations: { ...source.metadata.annotations, 'kubevirt.io/migrationJobName': m.metadata.name as string },
+        annotations: { ...annotations, ...(networks ? { [NETWORKS_ANNOTATION]: networks } : {}), 'kubevirt.io/migrationJobName': m.metadata.name as string },
         ownerReferences: source.metadata.ownerReferences,
       },
       spec,
