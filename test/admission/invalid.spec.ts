@@ -44,9 +44,9 @@ test('the dual-stack-only rejection passes on a dual-stack cluster', () => {
   expect(validate(request(svc, { dualStack: true }))).toEqual([]);
 });
 
-test('the SR-IOV hot-unplug manifest is accepted on CREATE (only UPDATE unplugs)', () => {
+test('the SR-IOV hot-unplug manifest is refused on CREATE as well: admit.go checks state on every spec', () => {
   const docs = loadObjects(join(INVALID_DIR, 'vm-sriov-hot-unplug.yaml'));
-  expect(validate(request(docs[docs.length - 1]))).toEqual([]);
+  expect(validate(request(docs[docs.length - 1])).map((c) => c.message)).toEqual(['"nic1" interface\'s state "absent" is supported only for bridge binding']);
 });
 
 for (const file of yamlFiles(ACCEPTED_DIR)) {
