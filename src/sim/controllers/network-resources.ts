@@ -42,14 +42,14 @@ export function podInterfaceName(network: string): string {
 }
 
 /** The VMI's Multus networks the pod gets: an interface hot-unplugged (`state: absent`) is left out (generateMultusAnnotation). */
-export function podMultusNetworks(vmNamespace: string, spec: VmiSpec): VmiNetwork[] {
+export function podMultusNetworks(spec: VmiSpec): VmiNetwork[] {
   const absent = new Set((spec.domain.devices?.interfaces ?? []).filter((i) => i.state === 'absent').map((i) => i.name));
   return (spec.networks ?? []).filter((n) => n.multus && !absent.has(n.name));
 }
 
 /** The launcher pod's `k8s.v1.cni.cncf.io/networks` value (each NAD by namespace and name, as KubeVirt splits `ns/name`), or undefined. */
 export function multusNetworksAnnotation(vmNamespace: string, spec: VmiSpec): string | undefined {
-  const nets = podMultusNetworks(vmNamespace, spec).map((n) => {
+  const nets = podMultusNetworks(spec).map((n) => {
     const ref = nadRef(vmNamespace, n.multus?.networkName as string);
     return { name: ref.name, namespace: ref.namespace, interface: podInterfaceName(n.name) };
   });

@@ -352,10 +352,11 @@ export class MigrationController extends Controller {
     const vmiSpec = vmi.spec as VmiSpec;
     const { [NETWORKS_ANNOTATION]: _n, [NETWORK_STATUS_ANNOTATION]: _s, ...annotations } = source.metadata.annotations ?? {};
     const networks = multusNetworksAnnotation(ns, vmiSpec);
-    const devices = networkResourceRequests(this.api, ns, podMultusNetworks(ns, vmiSpec));
+    const devices = networkResourceRequests(this.api, ns, podMultusNetworks(vmiSpec));
     const containers = (spec.containers as { name: string; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[] | undefined) ?? [];
+    // The source's network device resources (openshift.io/…, bridge.network.kubevirt.io/…) give way to the VMI's.
+    const keep = (r: Record<string, string> | undefined) => Object.fromEntries(Object.entries(r ?? {}).filter(([k]) => !k.includes('/') || k.startsWith('devices.kubevirt.io/')));
     for (const c of containers.filter((x) => x.name === 'compute')) {
-      const keep = (r: Record<string, string> | undefined) => Object.fromEntries(Object.entries(r ?? {}).filter(([k]) => !k.includes('/') || k.startsWith('devices.kubevirt.io/')));
       c.resources = { ...c.resources, requests: { ...keep(c.resources?.requests), ...devices }, limits: { ...keep(c.resources?.limits), ...devices } };
     }
     const pod = this.api.create(POD, vmi.metadata.namespace, {
